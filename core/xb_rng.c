@@ -1,0 +1,224 @@
+#include "core/xb_rng.h"
+
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_sf_gamma.h>
+#include <math.h>
+
+static inline double u53(uint32_t hi, uint32_t lo)     /* (0,1), 53 bits */
+{
+    const uint64_t b = ((uint64_t)(hi >> 6) << 27) | (lo >> 5);     /* 26 + 27 bits */
+    return ((double)b + 0.5) * 0x1p-53;
+}
+
+double xb_rng_normal_d(const xb_rng *r, uint32_t col, uint32_t draw)
+{
+    const philox4x32_ctr_t x = xb_rng_raw(r, col, draw);
+    const double a = u53(x.v[0], x.v[1]), b = u53(x.v[2], x.v[3]);
+    return sqrt(-2.0 * log(a)) * cos(6.283185307179586 * b);
+}
+
+void xb_rng_fill_uniform(const xb_rng *r, uint32_t draw, size_t n, float *out)
+{
+    for (size_t j = 0; j < n; j += 4) {
+        const philox4x32_ctr_t x = xb_rng_raw(r, (uint32_t)(j / 4), draw);
+        const size_t m = n - j < 4 ? n - j : 4;
+        for (size_t k = 0; k < m; k++) out[j + k] = u01fixedpt_open_open_32_float(x.v[k]);
+    }
+}
+
+void xb_rng_fill_normal(const xb_rng *r, uint32_t draw, size_t n, float *out)
+{
+    for (size_t j = 0; j < n; j += 4) {
+        const philox4x32_ctr_t x = xb_rng_raw(r, (uint32_t)(j / 4), draw);
+        float z[4];
+        for (int h = 0; h < 2; h++) {          /* two Box-Muller pairs per call */
+            const float u = u01fixedpt_open_open_32_float(x.v[2 * h]);
+            const float v = u01fixedpt_open_open_32_float(x.v[2 * h + 1]);
+            const float rad = sqrtf(-2.0f * logf(u)), th = 6.28318530717958648f * v;
+            z[2 * h] = rad * cosf(th);
+            z[2 * h + 1] = rad * sinf(th);
+        }
+        const size_t m = n - j < 4 ? n - j : 4;
+        for (size_t k = 0; k < m; k++) out[j + k] = z[k];
+    }
+}
+
+void xb_rng_bernoulli_bits(const xb_rng *r, uint32_t col, uint32_t draw0, double p,
+                           unsigned nbits, uint64_t *words)
+{
+    const uint64_t thr = xb_rng_bernoulli_threshold(p);
+    const unsigned nw = (nbits + 63) / 64;
+    for (unsigned w = 0; w < nw; w++) words[w] = 0;
+    if (thr == 0) return;
+    for (unsigned b = 0; b < nbits; b += 4) {
+        const philox4x32_ctr_t x = xb_rng_raw(r, col, draw0 + b / 4);
+        for (unsigned k = 0; k < 4 && b + k < nbits; k++)
+            if ((uint64_t)x.v[k] < thr) words[(b + k) / 64] |= 1ull << ((b + k) % 64);
+    }
+}
+
+uint32_t xb_rng_binomial(const xb_rng *r, uint32_t col, uint32_t draw, double p, uint32_t n)
+{
+    if (n == 0 || !(p > 0)) return 0;
+    if (p >= 1) return n;
+    /* Chop-down search from the mode, alternating sides: any fixed order of the
+     * support gives exact inversion sampling; this one costs O(sd) steps. */
+    const double q = 1.0 - p, lp = log(p), lq = log1p(-p);
+    uint32_t m = (uint32_t)floor((n + 1.0) * p);
+    if (m > n) m = n;
+    const double fm = exp(gsl_sf_lnchoose(n, m) + m * lp + (n - m) * lq);
+    double u = xb_rng_uniform_d(r, col, draw) - fm;
+    if (u <= 0) return m;
+    double fl = fm, fr = fm;              /* pmf at the current left / right ends */
+    uint32_t kl = m, kr = m;
+    for (;;) {
+        const int can_l = kl > 0, can_r = kr < n;
+        if (!can_l && !can_r) return m;   /* rounding left u > 0: the mode is safest */
+        if (can_r) {
+            fr *= (double)(n - kr) / (kr + 1.0) * p / q;
+            kr++;
+            if ((u -= fr) <= 0) return kr;
+        }
+        if (can_l) {
+            fl *= (double)kl / (n - kl + 1.0) * q / p;
+            kl--;
+            if ((u -= fl) <= 0) return kl;
+        }
+    }
+}
+
+/* ---- a gsl_rng over Philox, for serial set-up code ---- */
+typedef struct { philox4x32_key_t key; uint32_t i, left; uint32_t buf[4]; } xbp_state;
+
+static void xbp_set(void *vs, unsigned long s)
+{
+    xbp_state *st = vs;
+    (void)s;                              /* the key is set by xb_rng_gsl_alloc */
+    st->i = 0;
+    st->left = 0;
+}
+
+static unsigned long xbp_get(void *vs)
+{
+    xbp_state *st = vs;
+    if (st->left == 0) {
+        const philox4x32_ctr_t c = {{ st->i++, 0, 0, 0xffffffffu }};
+        const philox4x32_ctr_t x = philox4x32(c, st->key);
+        for (int k = 0; k < 4; k++) st->buf[k] = x.v[k];
+        st->left = 4;
+    }
+    return st->buf[4 - st->left--];
+}
+
+static double xbp_get_double(void *vs) { return xbp_get(vs) / 4294967296.0; }
+
+static const gsl_rng_type xbp_type = {
+    "xb_philox", 0xffffffffUL, 0, sizeof(xbp_state), &xbp_set, &xbp_get, &xbp_get_double
+};
+
+gsl_rng *xb_rng_gsl_alloc(uint32_t seed, uint32_t purpose, uint32_t stream)
+{
+    gsl_rng *g = gsl_rng_alloc(&xbp_type);
+    if (!g) return NULL;
+    xbp_state *st = g->state;
+    st->key.v[0] = (seed & XB_SEED_MAX) ^ purpose;
+    st->key.v[1] = stream;
+    st->i = 0;
+    st->left = 0;
+    return g;
+}
+
+void xb_rng_permutation(uint32_t seed, uint32_t purpose, uint32_t stream, size_t n,
+                        uint32_t *perm)
+{
+    const xb_rng r = xb_rng_for_row(seed, purpose, 0, stream, 0);
+    for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
+    for (size_t i = n; i > 1; i--) {
+        const size_t j = (size_t)(xb_rng_uniform_d(&r, (uint32_t)i, 0) * (double)i);
+        const uint32_t t = perm[i - 1];
+        perm[i - 1] = perm[j < i ? j : i - 1];
+        perm[j < i ? j : i - 1] = t;
+    }
+}
+
+/* ---- truncated distributions ---- */
+double xb_dist_cdf(const xb_dist *d, double x)
+{
+    if (x == -INFINITY) return 0.0;
+    if (x == INFINITY) return 1.0;
+    switch (d->kind) {
+    case XB_DIST_NORMAL: return gsl_cdf_gaussian_P(x - d->loc, d->scale);
+    case XB_DIST_EXPON: return x <= d->loc ? 0.0 : gsl_cdf_exponential_P(x - d->loc, d->scale);
+    case XB_DIST_LOGNORM:
+        return x <= d->loc ? 0.0 : gsl_cdf_lognormal_P(x - d->loc, log(d->scale), d->shape);
+    case XB_DIST_UNIFORM:
+        return x <= d->loc ? 0.0 : x >= d->loc + d->scale ? 1.0 : (x - d->loc) / d->scale;
+    }
+    return NAN;
+}
+
+double xb_dist_sf(const xb_dist *d, double x)
+{
+    if (x == -INFINITY) return 1.0;
+    if (x == INFINITY) return 0.0;
+    switch (d->kind) {
+    case XB_DIST_NORMAL: return gsl_cdf_gaussian_Q(x - d->loc, d->scale);
+    case XB_DIST_EXPON: return x <= d->loc ? 1.0 : gsl_cdf_exponential_Q(x - d->loc, d->scale);
+    case XB_DIST_LOGNORM:
+        return x <= d->loc ? 1.0 : gsl_cdf_lognormal_Q(x - d->loc, log(d->scale), d->shape);
+    case XB_DIST_UNIFORM: return 1.0 - xb_dist_cdf(d, x);
+    }
+    return NAN;
+}
+
+double xb_dist_icdf(const xb_dist *d, double u)
+{
+    switch (d->kind) {
+    case XB_DIST_NORMAL: return d->loc + gsl_cdf_gaussian_Pinv(u, d->scale);
+    case XB_DIST_EXPON: return d->loc + gsl_cdf_exponential_Pinv(u, d->scale);
+    case XB_DIST_LOGNORM: return d->loc + gsl_cdf_lognormal_Pinv(u, log(d->scale), d->shape);
+    case XB_DIST_UNIFORM: return d->loc + u * d->scale;
+    }
+    return NAN;
+}
+
+static double dist_isf(const xb_dist *d, double s)
+{
+    switch (d->kind) {
+    case XB_DIST_NORMAL: return d->loc + gsl_cdf_gaussian_Qinv(s, d->scale);
+    case XB_DIST_EXPON: return d->loc + gsl_cdf_exponential_Qinv(s, d->scale);
+    case XB_DIST_LOGNORM: return d->loc + gsl_cdf_lognormal_Qinv(s, log(d->scale), d->shape);
+    case XB_DIST_UNIFORM: return d->loc + (1.0 - s) * d->scale;
+    }
+    return NAN;
+}
+
+double xb_dist_trunc(const xb_dist *d, double u)
+{
+    double x;
+    const double fa = xb_dist_cdf(d, d->lo);
+    if (fa > 0.5) {                        /* whole window in the upper tail */
+        const double sa = xb_dist_sf(d, d->lo), sb = xb_dist_sf(d, d->hi);
+        x = dist_isf(d, sa - u * (sa - sb));
+    } else {
+        const double fb = xb_dist_cdf(d, d->hi);
+        x = xb_dist_icdf(d, fa + u * (fb - fa));
+    }
+    if (!(x >= d->lo)) x = d->lo;          /* rounding at the ends; NaN goes to lo */
+    if (x > d->hi) x = d->hi;
+    return x;
+}
+
+double xb_dist_trunc_cdf(const xb_dist *d, double x)
+{
+    if (x <= d->lo) return 0.0;
+    if (x >= d->hi) return 1.0;
+    const double fa = xb_dist_cdf(d, d->lo);
+    if (fa > 0.5) {
+        const double sa = xb_dist_sf(d, d->lo), sb = xb_dist_sf(d, d->hi);
+        return (sa - xb_dist_sf(d, x)) / (sa - sb);
+    }
+    const double fb = xb_dist_cdf(d, d->hi);
+    return (xb_dist_cdf(d, x) - fa) / (fb - fa);
+}
