@@ -77,8 +77,13 @@ $(BUILD)/xbemu-tests: $(call obj,$(TEST_SRC)) $(BUILD)/libxbemu.a
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libxbemu.a
 	$(call link)
 
-# The suites run twice: results must not depend on the thread count.
-test: $(BUILD)/xbemu-tests $(BUILD)/xbemu
+# `make test` first makes sure packages and data are in place (./setup --no-run installs
+# what is missing, as root); the suites run twice: results must not depend on threads.
+test:
+	@./setup --check >/dev/null || ./setup --no-run
+	@$(MAKE) --no-print-directory test-run
+
+test-run: $(BUILD)/xbemu-tests $(BUILD)/xbemu
 	OMP_NUM_THREADS=1 $(BUILD)/xbemu-tests
 	OMP_NUM_THREADS=4 $(BUILD)/xbemu-tests
 	tests/cli.sh $(BUILD)/xbemu
@@ -123,6 +128,6 @@ install: $(BUILD)/xbemu $(BUILD)/libxbemu.a
 clean:
 	rm -rf build
 
-.PHONY: all test check-asan bench bench-train figures fuzz install clean
+.PHONY: all test test-run check-asan bench bench-train figures fuzz install clean
 .SECONDARY:
 -include $(patsubst %.c,$(BUILD)/%.d,$(SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC))

@@ -6,6 +6,13 @@
 
 #include "core/xb_mem.h"
 
+/* inih's line buffer (INI_MAX_LINE, compiled into Debian's libinih: 200) */
+#ifndef INI_MAX_LINE
+#define XB_INI_MAX_LINE 200
+#else
+#define XB_INI_MAX_LINE INI_MAX_LINE
+#endif
+
 xb_config *xb_config_alloc(void) { return xb_calloc(1, sizeof(xb_config)); }
 
 static void entry_free(xb_cfg_entry *e)
@@ -132,7 +139,8 @@ typedef struct parse_ctx {
     const char *origin;
     int source, line;
     xb_err err;            /* first handler error */
-    int failed;
+    int failed, failed_line;
+    int overlong;          /* line number of a line longer than inih's buffer */
     FILE *f;               /* file source */
     const char *text;      /* string source */
 } parse_ctx;
@@ -154,9 +162,11 @@ static char *read_line(char *buf, int size, void *stream)
     }
     if (r) {
         const size_t len = strlen(r);
-        if (len > 0 && r[len - 1] == '\n') p->line++;
-        else if (len == (size_t)size - 1) p->line += 0;   /* overlong: inih truncates */
-        else p->line++;
+        p->line++;
+        if (len == (size_t)size - 1 && r[len - 1] != '\n' && !(p->f && feof(p->f))) {
+            p->overlong = p->line;         /* inih would split it: stop here instead */
+            return NULL;
+        }
     }
     return r;
 }
@@ -168,17 +178,20 @@ static int handler(void *user, const char *section, const char *name, const char
     if (!name) return 1;           /* a bare section header (INI_CALL_HANDLER_ON_NEW_SECTION) */
     if (!*section) {
         p->failed = 1;
+        p->failed_line = p->line;
         xb_fail(&p->err, XB_EINVAL, "%s:%d: '%s' is outside any [section]", p->origin, p->line,
                 name);
         return 0;
     }
     if (!*name) {
         p->failed = 1;
+        p->failed_line = p->line;
         xb_fail(&p->err, XB_EINVAL, "%s:%d: [%s] empty key", p->origin, p->line, section);
         return 0;
     }
     if (put(p->c, section, name, value ? value : "", p->origin, p->line, p->source, &p->err)) {
         p->failed = 1;
+        p->failed_line = p->line;
         return 0;
     }
     return 1;
@@ -192,13 +205,16 @@ static xb_status parse(xb_config *c, parse_ctx *p, xb_err *err)
     p->source = c->nsources++;
     const int rc = ini_parse_stream(read_line, p, handler, p);
     xb_status st = XB_OK;
-    if (p->failed) {
-        st = xb_fail(err, p->err.code, "%s", p->err.msg);
-    } else if (rc == -2) {
-        st = xb_fail(err, XB_ENOMEM, "%s: out of memory while parsing", p->origin);
-    } else if (rc > 0) {
+    if (rc > 0 && (!p->failed || rc < p->failed_line)) {
         st = xb_fail(err, XB_EINVAL, "%s:%d: syntax error (expected [section], key = value, "
                      "or a comment starting with ; or #)", p->origin, rc);
+    } else if (p->failed) {
+        st = xb_fail(err, p->err.code, "%s", p->err.msg);
+    } else if (p->overlong) {
+        st = xb_fail(err, XB_EINVAL, "%s:%d: line longer than %d characters", p->origin,
+                     p->overlong, XB_INI_MAX_LINE - 2);
+    } else if (rc == -2) {
+        st = xb_fail(err, XB_ENOMEM, "%s: out of memory while parsing", p->origin);
     } else if (rc != 0) {
         st = xb_fail(err, XB_EIO, "%s: cannot read", p->origin);
     }
