@@ -4,11 +4,16 @@
  * the conductance is affine in w, G = g_ref + w g_unit, so a reference column of
  * conductance g_ref reads w back exactly.
  *
- * D2D draw (draws 0..1 of the D2D stream, col = device):
+ * D2D draw (draws 0..3, and 4..5 for LinearStep slopes, of the D2D stream, col = device):
  *   beta = up_down + up_down_dtod xi1;  gain = 1 + dw_min_dtod xi2
  *   dw_up = dw_min (gain + beta),  dw_down = -dw_min (gain - beta)       (DEVICES.md: 1 + d beta + dtod xi2)
  *   b_max = w_max (1 + w_max_dtod xi3),  b_min = w_min (1 + w_min_dtod xi4)
  *   gamma_up = -|gamma_up + gamma_dtod xi5| / b_max, gamma_down = -|...| / b_min
+ * enforce_consistency (always on): swapped bounds are exchanged, step signs forced,
+ * and a bound whose draw crossed zero (w_max_dtod xi3 < -1: 4e-4 of the devices at
+ * dtod 0.3) is held at 1e-3 of its nominal value on its own side. Without that the
+ * SoftBounds factor 1 - w/b_max changes sign inside the device's range and an "up"
+ * pulse drives w down hard (found in review; aihwkit's consistency step only swaps).
  * C2C: pulse q of device j uses the normal at (col j, draw q) of the C2C stream.
  * Every pulse is clipped to [b_min, b_max] on its own (not after the burst). */
 #include <math.h>
@@ -82,6 +87,8 @@ static void init_common(xb_row *r, const double *p, const xb_rng *rng, int slope
         double bmax = p[P_W_MAX] * (1 + p[P_W_MAX_DTOD] * z2);
         double bmin = p[P_W_MIN] * (1 + p[P_W_MIN_DTOD] * z3);
         if (bmin > bmax) { const double t = bmin; bmin = bmax; bmax = t; }  /* consistency */
+        if (p[P_W_MAX] > 0 && bmax < 1e-3 * p[P_W_MAX]) bmax = 1e-3 * p[P_W_MAX];
+        if (p[P_W_MIN] < 0 && bmin > 1e-3 * p[P_W_MIN]) bmin = 1e-3 * p[P_W_MIN];
         up = fabs(up);
         dn = -fabs(dn);
         double w = p[P_W_INIT];
