@@ -41,6 +41,7 @@
 #include <gsl/gsl_cdf.h>
 
 #include "devices/xb_device.h"
+#include "devices/xb_stmram.h"
 
 enum { MP_MODE, MP_R_P, MP_R_P_DTOD, MP_TMR, MP_TMR_DTOD, MP_DELTA, MP_DELTA_DTOD, MP_IC0,
        MP_IC0_DTOD, MP_TAU0, MP_TAU_D, MP_I_WRITE, MP_T_WRITE, MP_I_READ, MP_T_READ,
@@ -112,6 +113,11 @@ static double mt_ln_wer(double i, double t, double delta, double ic0, double tau
     const double wpr = -expm1(-(9.869604401089358 * delta / 4) * exp(-2 * (x - 1) * t / tau_d));
     const double ln_pr = log(wpr);
     return ln_pr < ln_th ? ln_pr : ln_th;
+}
+
+double xb_stmram_wer(const double *p, double i, double t)
+{
+    return exp(mt_ln_wer(i, t, p[MP_DELTA], p[MP_IC0], p[MP_TAU0], p[MP_TAU_D]));
 }
 
 /* Thermal switching probability under a current i for t (read disturb). */
