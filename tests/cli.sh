@@ -57,5 +57,9 @@ check pulse-unwritable 1 "cannot open" -- "$X" devices pulse dw --out "$T/nodir/
 "$X" devices pulse stmram --n-devices 1000 --sequence "1:0" --set stuck_on=0.5 --set init_ap=1 --out "$T/st.csv"
 n_on=$(awk -F, 'NR > 1 && $4 > 1.9e-4' "$T/st.csv" | wc -l)
 if [ "$n_on" -gt 400 ] && [ "$n_on" -lt 1600 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL cli: stuck_on ($n_on)"; fi
+D=$(dirname "$0")/../experiments/configs/devices
+for f in "$D"/*.ini; do
+    check "preset-$(basename "$f" .ini)" 0 "exit-ok" -- ok "$X" devices pulse --params "$f" --n-devices 5 --sequence "5:+,5:-" --out "$T/preset.csv"
+done
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

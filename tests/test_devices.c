@@ -319,6 +319,32 @@ static void test_d2d_step_stats(void)
     xb_bank_free(b);
 }
 
+/* Noise kinds at w0 = 0.5, b_max = 0.6 (SoftBounds factor 1/6), one up pulse:
+ * multiplicative Var = (dw sigma / 6)^2, additive Var = (dw sigma)^2; mean dw/6 for both. */
+static void test_noise_kinds(void)
+{
+    enum { N = 100000 };
+    const xb_device_type *T = xb_device_find("softbounds");
+    const double dw = 1e-3, sg = 0.3, f = 1 - 0.5 / 0.6;
+    int16_t *n = xb_malloc(N * sizeof *n);
+    for (int add = 0; add <= 1; add++) {
+        double p[DT_MAXP];
+        pulsed_plain(T, p);
+        dt_set(T, p, "w_init", 0.5);
+        dt_set(T, p, "additive_noise", add);
+        xb_bank *b = dt_bank(T, p, N, 12);
+        dt_pulse_all(b, n, 1);
+        const float *w = dt_field(b, "w");
+        double s = 0, s2 = 0;
+        for (int j = 0; j < N; j++) { s += w[j] - 0.5; s2 += (w[j] - 0.5) * (double)(w[j] - 0.5); }
+        const double m = s / N, v = s2 / N - m * m, vw = pow(dw * sg * (add ? 1 : f), 2);
+        CU_ASSERT(fabs(m - dw * f) <= 5 * sqrt(vw / N) + 1e-8);
+        CU_ASSERT(fabs(v - vw) <= 5 * vw * sqrt(2.0 / N) + 1e-13);
+        xb_bank_free(b);
+    }
+    xb_free(n);
+}
+
 /* ---- faults ---- */
 static void test_faults(void)
 {
@@ -412,5 +438,5 @@ static void test_energy_two_devices(void)
 XB_SUITE(devices, XB_TEST(test_schema_every_model), XB_TEST(test_bounds_every_model),
          XB_TEST(test_zero_pulses_every_model), XB_TEST(test_threads_every_model),
          XB_TEST(test_constant_step_moments), XB_TEST(test_softbounds_geometric),
-         XB_TEST(test_softbounds_fixed_point), XB_TEST(test_d2d_step_stats),
+         XB_TEST(test_softbounds_fixed_point), XB_TEST(test_d2d_step_stats), XB_TEST(test_noise_kinds),
          XB_TEST(test_faults), XB_TEST(test_energy_two_devices))
