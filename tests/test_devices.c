@@ -30,6 +30,7 @@ static void stress_params(const xb_device_type *T, double *p)
     if (dt_has(T, "dw_min")) { dt_set(T, p, "dw_min", 0.05); dt_set(T, p, "dw_min_std", 1.0); }
     if (!strcmp(T->name, "dw")) { dt_set(T, p, "sigma", 0.3); dt_set(T, p, "p_miss", 0.2); }
     if (!strcmp(T->name, "stmram")) dt_set(T, p, "i_write", 60e-6);   /* WER ~ 0.5 */
+    if (!strcmp(T->name, "vdsp")) { dt_set(T, p, "switching_prob", 0.7); dt_set(T, p, "var_dw", 0.5); }
 }
 
 /* Model-specific invariants of device j; NULL or what is violated. */
@@ -68,6 +69,13 @@ static const char *state_violation(const xb_bank *b, const float *g, size_t j)
         if (!(k >= 0 && k <= top && k == floorf(k))) return "dw: k not a site";
         const double gp = dt_field(b, "G_P")[j], gap = dt_field(b, "G_AP")[j];
         return g[j] >= gap * (1 - 1e-6) && g[j] <= gp * (1 + 1e-6) ? NULL : "dw: G outside [G_AP, G_P]";
+    }
+    if (!strcmp(nm, "vdsp")) {
+        const float w = dt_field(b, "w")[j];
+        const double gl = b->p[xb_param_index(b->type->params, b->type->nparams, "g_lrs")];
+        const double r = b->p[xb_param_index(b->type->params, b->type->nparams, "on_off")];
+        if (!(w >= 0 && w <= 1)) return "vdsp: w outside [0, 1]";
+        return g[j] >= gl / r * (1 - 1e-6) && g[j] <= gl * (1 + 1e-6) ? NULL : "vdsp: G outside [G_HRS, G_LRS]";
     }
     return "no invariant written for this model: add one to state_violation()";
 }
@@ -422,6 +430,14 @@ static void test_energy_two_devices(void)
     const double tau = 1e-12 * exp(9.0), pr = -expm1(-1e-9 / tau);
     const double ef = 2 * 0.2 * 1e-14 * 1.0 * pr + 2.7e-16 * 1.0;
     CU_ASSERT(fabs(F->pulse_energy_row(&b->row, b->p, n) - ef) <= 1e-9 * ef);
+    xb_bank_free(b);
+    /* vdsp: one potentiating pulse of -1.4 v_th on w = 0.5: v^2 G t_prog, G = g_lrs (1/7.5 + (1 - 1/7.5) 0.5) */
+    const xb_device_type *V = xb_device_find("vdsp");
+    dt_defaults(V, p);
+    b = dt_bank(V, p, 2, 1);
+    n[0] = 1; n[1] = 0;
+    const double vv = 1.4 * 1.43233, ev = vv * vv * 1e-5 * (1 / 7.5 + (1 - 1 / 7.5) * 0.5) * 1e-7;
+    CU_ASSERT(fabs(V->pulse_energy_row(&b->row, b->p, n) - ev) <= 1e-6 * ev);
     xb_bank_free(b);
     /* dw: 3 pulses and one programming pulse x 5 fJ */
     const xb_device_type *D = xb_device_find("dw");

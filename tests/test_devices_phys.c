@@ -554,9 +554,36 @@ static void test_dw_stepping(void)
     xb_bank_free(b);
 }
 
+/* ---------------- vdsp (DEVICES.md 3) ---------------- */
+
+/* TiO2 at w = 0.5, v = -2 V: dw = 0.5^1.67958 |e^(-0.67896 (-0.56767)) - 1| = 0.1468;
+ * nothing in the window [-v_th, v_th r_v]; no potentiation at w = 1; depression grows
+ * with v. */
+static void test_vdsp_law(void)
+{
+    const xb_device_type *T = xb_device_find("vdsp");
+    double p[DT_MAXP];
+    dt_defaults(T, p);
+    const float v[8] = { -2.0f, -1.40f, 0.0f, 1.55f, 1.7f, 2.0f, 2.5f, -2.0f };
+    xb_bank *b = dt_bank(T, p, 8, 80);
+    dt_field(b, "w")[7] = 1;
+    const xb_rng r = xb_rng_for_row(80, XB_RNG_C2C, 0, 0, 1);
+    T->pulse_amp_row(&b->row, b->p, v, 1e-7, &r);
+    const float *w = dt_field(b, "w");
+    CU_ASSERT(fabs(w[0] - 0.5 - 0.1468) <= 0.00006);
+    const double want = pow(0.5, 1.67958) * fabs(exp(-0.67896 * (-2 + 1.43233)) - 1);
+    CU_ASSERT(fabs(w[0] - 0.5 - want) <= 1e-6);
+    CU_ASSERT(w[1] == 0.5f && w[2] == 0.5f && w[3] == 0.5f);      /* 1.55 < 1.43233 * 1.09212 */
+    CU_ASSERT(w[4] < 0.5f && w[5] < w[4] && w[6] < w[5]);
+    const double dd = -pow(0.5, 1.67958 * 0.94386) * fabs(exp(0.67896 * 1.12480 * (2.0 - 1.43233 * 1.09212)) - 1);
+    CU_ASSERT(fabs(w[5] - 0.5 - dd) <= 1e-6);
+    CU_ASSERT(w[7] == 1.0f);
+    xb_bank_free(b);
+}
+
 XB_SUITE(devices_phys, XB_TEST(test_hfox_d2d_distributions), XB_TEST(test_hfox_mean_law),
          XB_TEST(test_hfox_knee_continuity), XB_TEST(test_hfox_rtn), XB_TEST(test_hfox_flicker),
          XB_TEST(test_stmram_switching_frequency), XB_TEST(test_stmram_wer_monotone),
          XB_TEST(test_stmram_direct_mode), XB_TEST(test_stmram_retention),
          XB_TEST(test_ftj_homogeneous), XB_TEST(test_ftj_nls_law),
-         XB_TEST(test_dw_program_levels), XB_TEST(test_dw_exact_levels), XB_TEST(test_dw_stepping))
+         XB_TEST(test_dw_program_levels), XB_TEST(test_dw_exact_levels), XB_TEST(test_dw_stepping), XB_TEST(test_vdsp_law))
