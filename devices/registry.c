@@ -7,7 +7,7 @@
 
 extern const xb_device_type xb_device_linear, xb_device_softbounds, xb_device_expstep;
 extern const xb_device_type xb_device_hfox, xb_device_stmram, xb_device_ftj, xb_device_dw;
-extern const xb_device_type xb_device_vdsp;
+extern const xb_device_type xb_device_vdsp, xb_device_pcm;
 
 const xb_device_type *const xb_device_types[] = {
     &xb_device_linear,
@@ -18,6 +18,7 @@ const xb_device_type *const xb_device_types[] = {
     &xb_device_ftj,
     &xb_device_dw,
     &xb_device_vdsp,
+    &xb_device_pcm,
     NULL,
 };
 

@@ -37,7 +37,7 @@ static void stress_params(const xb_device_type *T, double *p)
 static const char *state_violation(const xb_bank *b, const float *g, size_t j)
 {
     const char *nm = b->type->name;
-    if (!(isfinite(g[j]) && g[j] > 0)) return "conductance not finite and positive";
+    if (!(isfinite(g[j]) && g[j] >= 0)) return "conductance not finite and non-negative";
     if (b->type->init_row == xb_device_find("linear")->init_row ||
         b->type->pulse_row == xb_device_find("softbounds")->pulse_row ||
         b->type->pulse_row == xb_device_find("expstep")->pulse_row) {
@@ -76,6 +76,13 @@ static const char *state_violation(const xb_bank *b, const float *g, size_t j)
         const double r = b->p[xb_param_index(b->type->params, b->type->nparams, "on_off")];
         if (!(w >= 0 && w <= 1)) return "vdsp: w outside [0, 1]";
         return g[j] >= gl / r * (1 - 1e-6) && g[j] <= gl * (1 + 1e-6) ? NULL : "vdsp: G outside [G_HRS, G_LRS]";
+    }
+    if (!strcmp(nm, "pcm")) {
+        const double gm = b->p[xb_param_index(b->type->params, b->type->nparams, "g_max")];
+        const float gt = dt_field(b, "G_T")[j], gp = dt_field(b, "G_prog")[j], nu = dt_field(b, "nu")[j];
+        if (!(gt >= 0 && gt <= gm * (1 + 1e-6))) return "pcm: G_T outside [0, g_max]";
+        if (!(gp >= 0 && nu >= 0 && nu <= 0.4)) return "pcm: G_prog < 0 or nu outside [0, 0.4]";
+        return dt_field(b, "t")[j] > 0 || g[j] == gp ? NULL : "pcm: G at t = 0 is not G_prog";
     }
     return "no invariant written for this model: add one to state_violation()";
 }

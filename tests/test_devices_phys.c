@@ -581,9 +581,52 @@ static void test_vdsp_law(void)
     xb_bank_free(b);
 }
 
+/* ---------------- pcm (DEVICES.md 7) ---------------- */
+
+/* Programming at G_T = g_max/2: mean G_T, sd 0.26348 + 1.9650/2 - 1.1731/4 = 0.952705 uS;
+ * nu: mean clip(-0.0155 ln 0.5 + 0.0244, 0.049, 0.1) = 0.049, sd 0.008 (clipped);
+ * drift: log-log slope of G(t) is -nu for every device. */
+static void test_pcm_program_and_drift(void)
+{
+    enum { N = 100000 };
+    const xb_device_type *T = xb_device_find("pcm");
+    double p[DT_MAXP];
+    dt_defaults(T, p);
+    xb_bank *b = dt_bank(T, p, N, 90);
+    float *tg = xb_malloc(N * sizeof *tg), *g1 = xb_malloc(N * sizeof *g1), *g2 = xb_malloc(N * sizeof *g2);
+    for (int j = 0; j < N; j++) tg[j] = 12.5e-6f;
+    const xb_rng r = xb_rng_for_row(90, XB_RNG_C2C, 0, 0, 1);
+    T->program_row(&b->row, b->p, tg, &r);
+    double m = 0, m2 = 0, nm = 0, nm2 = 0;
+    for (int j = 0; j < N; j++) {
+        const double x = dt_field(b, "G_prog")[j], nu = dt_field(b, "nu")[j];
+        m += x; m2 += x * x; nm += nu; nm2 += nu * nu;
+    }
+    m /= N; nm /= N;
+    const double sd = sqrt(m2 / N - m * m), nsd = sqrt(nm2 / N - nm * nm), sw = 0.952705e-6;
+    CU_ASSERT(fabs(m - 12.5e-6) <= 5 * sw / sqrt(N));
+    CU_ASSERT(fabs(sd - sw) <= 5 * sw / sqrt(2.0 * N));
+    CU_ASSERT(fabs(nm - 0.049) <= 5 * 0.008 / sqrt(N));
+    CU_ASSERT(fabs(nsd - 0.008) <= 5 * 0.008 / sqrt(2.0 * N));
+    const xb_rng d = xb_rng_for_row(90, XB_RNG_C2C, 0, 0, 2);
+    T->drift_row(&b->row, b->p, 980, &d);              /* t = 980 s: (t + t0)/t0 = 50 */
+    xb_bank_conductance(b, g1, 0);
+    T->drift_row(&b->row, b->p, 9000, &d);             /* t = 9980 s: 500 */
+    xb_bank_conductance(b, g2, 0);
+    long bad = 0;
+    for (int j = 0; j < N; j++) {
+        if (!(g1[j] > 0)) continue;
+        const double slope = log((double)g2[j] / g1[j]) / log(10.0);
+        bad += fabs(slope + dt_field(b, "nu")[j]) > 1e-5;
+    }
+    CU_ASSERT(bad == 0);
+    xb_free(tg); xb_free(g1); xb_free(g2);
+    xb_bank_free(b);
+}
+
 XB_SUITE(devices_phys, XB_TEST(test_hfox_d2d_distributions), XB_TEST(test_hfox_mean_law),
          XB_TEST(test_hfox_knee_continuity), XB_TEST(test_hfox_rtn), XB_TEST(test_hfox_flicker),
          XB_TEST(test_stmram_switching_frequency), XB_TEST(test_stmram_wer_monotone),
          XB_TEST(test_stmram_direct_mode), XB_TEST(test_stmram_retention),
          XB_TEST(test_ftj_homogeneous), XB_TEST(test_ftj_nls_law),
-         XB_TEST(test_dw_program_levels), XB_TEST(test_dw_exact_levels), XB_TEST(test_dw_stepping), XB_TEST(test_vdsp_law))
+         XB_TEST(test_dw_program_levels), XB_TEST(test_dw_exact_levels), XB_TEST(test_dw_stepping), XB_TEST(test_vdsp_law), XB_TEST(test_pcm_program_and_drift))
