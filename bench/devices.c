@@ -33,8 +33,38 @@ static double run(const xb_device_type *T, const double *p, float *block, const 
     return el * 1e9 / ((double)passes * pulses_per_pass);
 }
 
+/* The floor under any kernel with C2C noise: one Philox-4x32-10 call (xb_rng_u4) and one
+ * Box-Muller normal (xb_rng_normal) per device, 1 thread, same 1e6 devices. */
+static void rng_floor(void)
+{
+    const size_t N = (size_t)ROWS * COLS;
+    float *sink = xb_malloc(N * sizeof *sink);
+    if (!sink) return;
+    for (int kind = 0; kind < 2; kind++) {
+        double t0 = omp_get_wtime(), el;
+        long passes = 0;
+        do {
+            for (int i = 0; i < ROWS; i++) {
+                const xb_rng r = xb_rng_for_row(1, XB_RNG_C2C, 0, (uint32_t)i, (uint32_t)passes);
+                float *o = sink + (size_t)i * COLS;
+                if (kind == 0)
+                    for (int j = 0; j < COLS; j++) { float u[4]; xb_rng_u4(&r, (uint32_t)j, 0, u); o[j] = u[0]; }
+                else
+                    for (int j = 0; j < COLS; j++) o[j] = xb_rng_normal(&r, (uint32_t)j, 0);
+            }
+            passes++;
+            el = omp_get_wtime() - t0;
+        } while (el < 0.3);
+        printf("{\"bench\":\"M3_device\",\"model\":\"%s\",\"case\":\"floor\",\"threads\":1,"
+               "\"devices\":%zu,\"ns_per_device_pulse\":%.3f}\n", kind ? "rng_normal" : "rng_philox",
+               N, el * 1e9 / ((double)passes * N));
+    }
+    xb_free(sink);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc <= 1 || !strcmp(argv[1], "floor")) rng_floor();
     const char *only = argc > 1 ? argv[1] : NULL;
     const size_t N = (size_t)ROWS * COLS;
     int16_t *one = xb_malloc(N * sizeof *one), *neg = xb_malloc(N * sizeof *neg);
