@@ -191,6 +191,34 @@ static void test_hfox_rtn(void)
     xb_bank_free(b);
 }
 
+/* rtn_redraw_on_read: a noisy read redraws the RTN value of high-state devices only,
+ * within [0, A]; noiseless reads and low-state devices are untouched. */
+static void test_hfox_rtn_on_read(void)
+{
+    enum { N = 20000 };
+    double p[DT_MAXP];
+    dt_defaults(hfox(), p);
+    dt_set(hfox(), p, "noise_flicker", 0);
+    dt_set(hfox(), p, "rtn_redraw_on_read", 1);
+    xb_bank *b = dt_bank(hfox(), p, N, 25);
+    int16_t n[N];
+    float g0[N], g1[N];
+    for (int s = 0; s < 60; s++) dt_pulse_all(b, n, 14);
+    xb_bank_conductance(b, g0, 0);
+    xb_bank_conductance(b, g1, 1);
+    long high = 0, changed = 0, bad = 0;
+    for (int j = 0; j < N; j++) {
+        const int h = dt_field(b, "rtn_state")[j] != 0;
+        const double wn = -log(g1[j] * dt_field(b, "R0")[j]);      /* w of the noisy read */
+        const double base = dt_field(b, "w")[j] - dt_field(b, "rtn_value")[j];
+        high += h;
+        changed += g1[j] != g0[j];
+        bad += h ? (wn < base - 1e-5 || wn > base + dt_field(b, "rtn_amp")[j] + 1e-5) : g1[j] != g0[j];
+    }
+    CU_ASSERT(high > 1000 && changed >= high - 5 && bad == 0);
+    xb_bank_free(b);
+}
+
 /* 1/f: the noise w - w_mean after >= 15 pulses has mean alpha/2 sum b_k = 0.0542 and
  * sd alpha sqrt(sum b_k^2 / 12) = 0.0100; after 3 pulses only b_0..b_2 carry samples. */
 static void test_hfox_flicker(void)
@@ -343,6 +371,34 @@ static void test_stmram_direct_mode(void)
     CU_ASSERT(fabs(wrong - N * 0.05) <= 5 * sqrt(N * 0.05 * 0.95));
     CU_ASSERT(still == fail);                          /* reads did not change any bit */
     xb_free(n); xb_free(g);
+    xb_bank_free(b);
+}
+
+/* Physical read BER: p = p_disturb + Q((G_P - G_AP)/2 / (sense_noise G_P)); with TMR 1.5 and
+ * sense_noise 0.3 the margin is 0.3 G_P, so p = Q(1) = 0.158655 (disturb ~ 1e-24). Also a
+ * pulse_amp_row write: 0.5 V on AP (12.5 kohm) is 40 uA = 0.8 I_c0, as operating point 0. */
+static void test_stmram_read_ber_and_amp(void)
+{
+    enum { N = 100000 };
+    double p[DT_MAXP];
+    mram_plain(p);
+    dt_set(mram(), p, "sense_noise", 0.3);
+    dt_set(mram(), p, "init_ap", 1);
+    xb_bank *b = dt_bank(mram(), p, N, 42);
+    float *g = xb_malloc(N * sizeof *g), *v = xb_malloc(N * sizeof *v);
+    xb_bank_conductance(b, g, 1);
+    long wrong = 0;
+    for (int j = 0; j < N; j++) wrong += fabs(g[j] - 1 / 12.5e3) > 1e-9;
+    const double P = 0.158655;
+    CU_ASSERT(fabs((double)wrong / N - P) <= 5 * sqrt(P * (1 - P) / N));
+    for (int j = 0; j < N; j++) v[j] = 0.5f;
+    const xb_rng r = xb_rng_for_row(42, XB_RNG_C2C, 0, 0, 3);
+    mram()->pulse_amp_row(&b->row, b->p, v, 5e-6, &r);
+    long sw = 0;
+    for (int j = 0; j < N; j++) sw += dt_field(b, "bit")[j] == 0;
+    const double Ps = 1 - wer_doc(40e-6, 5e-6, 45, 50e-6, 1e-9, 1e-9);
+    CU_ASSERT(fabs((double)sw / N - Ps) <= 5 * sqrt(Ps * (1 - Ps) / N));
+    xb_free(g); xb_free(v);
     xb_bank_free(b);
 }
 
@@ -625,8 +681,8 @@ static void test_pcm_program_and_drift(void)
 }
 
 XB_SUITE(devices_phys, XB_TEST(test_hfox_d2d_distributions), XB_TEST(test_hfox_mean_law),
-         XB_TEST(test_hfox_knee_continuity), XB_TEST(test_hfox_rtn), XB_TEST(test_hfox_flicker),
+         XB_TEST(test_hfox_knee_continuity), XB_TEST(test_hfox_rtn), XB_TEST(test_hfox_rtn_on_read), XB_TEST(test_hfox_flicker),
          XB_TEST(test_stmram_switching_frequency), XB_TEST(test_stmram_wer_monotone),
-         XB_TEST(test_stmram_direct_mode), XB_TEST(test_stmram_retention),
+         XB_TEST(test_stmram_direct_mode), XB_TEST(test_stmram_read_ber_and_amp), XB_TEST(test_stmram_retention),
          XB_TEST(test_ftj_homogeneous), XB_TEST(test_ftj_nls_law),
          XB_TEST(test_dw_program_levels), XB_TEST(test_dw_exact_levels), XB_TEST(test_dw_stepping), XB_TEST(test_vdsp_law), XB_TEST(test_pcm_program_and_drift))
