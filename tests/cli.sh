@@ -49,6 +49,7 @@ if awk -F, '$2 == 1 && ($4 < 7.4999e-6 || $4 > 7.5001e-6 || $5 != 5e-15) { bad =
 printf '[device]\ntype = dw\nstates = 99\n' > "$T/dwbad.ini"
 check pulse-params-range 2 "dwbad.ini:3: \[device\] states = 99 is outside integer in \[2, 64\]" -- "$X" devices pulse --params "$T/dwbad.ini" --out "$T/x.csv"
 check pulse-set-typo 2 "unknown key 'sigm' (did you mean 'sigma'?)" -- "$X" devices pulse dw --set sigm=0 --out "$T/x.csv"
+check pulse-set-noeq 2 "not of the form section.key=value" -- "$X" devices pulse dw --set sigma --out "$T/x.csv"
 check pulse-oneway 2 "hfox is a one-way device" -- "$X" devices pulse hfox --sequence "2:-" --out "$T/x.csv"
 check pulse-bad-seq 2 "expected COUNT:SIGN" -- "$X" devices pulse dw --sequence "2:x" --out "$T/x.csv"
 check pulse-no-model 2 "needs a model NAME" -- "$X" devices pulse --out "$T/x.csv"
