@@ -1,0 +1,144 @@
+/* cli/cmd_plot.c: `xbemu plot KIND INPUT... -o out.png [options]` (plots/xb_plot.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/xb_cli.h"
+#include "core/xb_mem.h"
+#include "plots/xb_plot.h"
+
+static int usage(FILE *f)
+{
+    fprintf(f,
+        "usage: xbemu plot KIND INPUT... -o OUT.png [options]\n\n"
+        "kinds:\n"
+        "  energy-accuracy  accuracy vs energy per sample (log x) from results.csv files; one series\n"
+        "                   per --color value, mean +- sd over seeds at each run's last epoch;\n"
+        "                   the Pareto front is drawn and printed\n"
+        "  pulse-response   conductance vs pulse index from `xbemu devices pulse` CSVs: mean +- sd\n"
+        "                   band over devices, a few single devices; --measured FILE overlays data\n"
+        "  learning         accuracy vs epoch per eval_task, mean +- sd over seeds\n"
+        "  heatmap          a matrix CSV (rows x cols of numbers), or --x --y --z of a sweep\n"
+        "  sweep            --y against --x, grouped by --color, mean +- sd over seeds\n"
+        "  scaling          time vs size, log-log, from benchmark JSON lines (shape or size)\n\n"
+        "options:\n"
+        "  -o, --out FILE       the PNG to write (required)\n"
+        "  --x COL --y COL      columns on the axes (defaults depend on KIND)\n"
+        "  --z COL              heatmap colour column (a 2-parameter sweep)\n"
+        "  --color COL          series by this column's values (default: the first varying one)\n"
+        "  --logx --logy        log10 axes; --linx --liny force linear ones\n"
+        "  --title T --xlabel L --ylabel L --zlabel L\n"
+        "  --width W --height H pixels (default 960 x 640)\n"
+        "  --all-epochs         keep every epoch, not only the last of each run\n"
+        "  --measured FILE      pulse-response: measured data, columns --mx (pulse) --my\n"
+        "                       (conductance_S)\n"
+        "  --config-hash H      the Config-Hash PNG chunk (default: crc32 of the inputs)\n\n"
+        "The PNG carries tEXt chunks Software, Command, Config-Hash, Source and Title.\n");
+    return f == stdout ? XB_EXIT_OK : XB_EXIT_USAGE;
+}
+
+static int parse_px(const char *name, const char *v, int *out)
+{
+    char *end;
+    errno = 0;
+    const long k = strtol(v, &end, 10);
+    if (end == v || *end || errno || k < 200 || k > 8192)
+        return xb_cli_usage("plot", "%s = '%s' is outside [200, 8192] px", name, v);
+    *out = (int)k;
+    return 0;
+}
+
+/* "a, b, c" of the strings, or the command line with quoted arguments. */
+static char *join(int n, const char *const *s, const char *sep, int quote)
+{
+    size_t len = 1;
+    for (int i = 0; i < n; i++) len += 3 * strlen(s[i]) + strlen(sep) + 2;
+    char *b = xb_malloc(len);
+    if (!b) return NULL;
+    size_t o = 0;
+    for (int i = 0; i < n; i++) {
+        const int q = quote && (strpbrk(s[i], " \t'\"$\\") || !*s[i]);
+        o += (size_t)snprintf(b + o, len - o, "%s%s", i ? sep : "", q ? "'" : "");
+        for (const char *p = s[i]; *p; p++) {
+            if (q && *p == '\'') o += (size_t)snprintf(b + o, len - o, "'\\''");
+            else b[o++] = *p;
+        }
+        o += (size_t)snprintf(b + o, len - o, "%s", q ? "'" : "");
+    }
+    b[o] = '\0';
+    return b;
+}
+
+int xb_cmd_plot(int argc, char **argv)
+{
+    if (argc < 2) return usage(stderr);
+    if (xb_cli_is_help(argv[1])) return usage(stdout);
+    const int kind = xb_plot_kind_find(argv[1]);
+    if (kind < 0)
+        return xb_cli_usage("plot", "unknown plot kind '%s' (energy-accuracy, pulse-response, "
+                            "learning, heatmap, sweep, scaling)", argv[1]);
+    xb_plot_opts o = { .kind = (xb_plot_kind)kind, .logx = -1, .logy = -1 };
+    const char *out = NULL, *hash = NULL;
+    const char **inputs = xb_calloc((size_t)argc, sizeof *inputs);
+    if (!inputs) { fprintf(stderr, "xbemu: out of memory\n"); return XB_EXIT_FAIL; }
+    int ninputs = 0, rc = -1;
+    for (int i = 2; i < argc && rc < 0; i++) {
+        const char *v = NULL;
+        int m = 0;
+        const char *a = argv[i];
+        struct { const char *name; const char **dst; } sopt[] = {
+            { "--out", &out }, { "-o", &out }, { "--x", &o.x }, { "--y", &o.y }, { "--z", &o.z },
+            { "--color", &o.color }, { "--title", &o.title }, { "--xlabel", &o.xlabel },
+            { "--ylabel", &o.ylabel }, { "--zlabel", &o.zlabel }, { "--measured", &o.measured },
+            { "--mx", &o.mx }, { "--my", &o.my }, { "--config-hash", &hash },
+        };
+        if (xb_cli_is_help(a)) { rc = usage(stdout); break; }
+        if (!strcmp(a, "--logx")) { o.logx = 1; continue; }
+        if (!strcmp(a, "--logy")) { o.logy = 1; continue; }
+        if (!strcmp(a, "--linx")) { o.logx = 0; continue; }
+        if (!strcmp(a, "--liny")) { o.logy = 0; continue; }
+        if (!strcmp(a, "--all-epochs")) { o.all_epochs = 1; continue; }
+        for (size_t k = 0; k < sizeof sopt / sizeof *sopt && !m; k++)
+            if ((m = xb_cli_opt(&i, argc, argv, sopt[k].name, &v)) == 1) *sopt[k].dst = v;
+            else if (m < 0) rc = xb_cli_usage("plot", "%s needs a value", sopt[k].name);
+        if (m) continue;
+        if ((m = xb_cli_opt(&i, argc, argv, "--width", &v)) || (m = xb_cli_opt(&i, argc, argv, "--height", &v))) {
+            const int w = !strncmp(a, "--width", 7);
+            if (m < 0) rc = xb_cli_usage("plot", "%s needs a value", w ? "--width" : "--height");
+            else if (parse_px(w ? "--width" : "--height", v, w ? &o.width : &o.height)) rc = XB_EXIT_USAGE;
+            continue;
+        }
+        if (a[0] == '-' && a[1]) { rc = xb_cli_usage("plot", "unknown option '%s'", a); break; }
+        inputs[ninputs++] = a;
+    }
+    if (rc < 0 && !out) rc = xb_cli_usage("plot", "no output file: give -o OUT.png");
+    if (rc < 0 && !ninputs) rc = xb_cli_usage("plot", "no input file");
+    if (rc >= 0) { xb_free(inputs); return rc; }
+
+    xb_err err = { 0 };
+    xb_plot p = { 0 };
+    char hbuf[32];
+    char *cmd = NULL, *src = NULL;
+    xb_status st = xb_plot_make(&o, inputs, (size_t)ninputs, &p, &err);
+    if (!st && !hash) { st = xb_plot_hash_files(inputs, (size_t)ninputs, hbuf, sizeof hbuf, &err); hash = hbuf; }
+    if (!st) {
+        if (o.measured) inputs[ninputs++] = o.measured;
+        char *args = join(argc, (const char *const *)argv, " ", 1);
+        if (args && (cmd = xb_malloc(strlen(args) + 7))) sprintf(cmd, "xbemu %s", args);
+        xb_free(args);
+        src = join(ninputs, inputs, ", ", 0);
+        if (!cmd || !src) st = xb_fail(&err, XB_ENOMEM, "out of memory");
+    }
+    if (!st) {
+        const xb_png_meta meta = { .command = cmd, .config_hash = hash, .source = src };
+        st = xb_figure_write_png(p.fig, out, &meta, &err);
+    }
+    if (!st) {
+        if (p.report) fputs(p.report, stdout);
+        printf("wrote %s\n", out);
+    }
+    xb_plot_clear(&p);
+    xb_free(cmd); xb_free(src); xb_free(inputs);
+    return st ? xb_cli_report(&err) : XB_EXIT_OK;
+}
