@@ -139,6 +139,7 @@ int xb_cmd_plot(int argc, char **argv)
         printf("wrote %s\n", out);
     }
     xb_plot_clear(&p);
+    xb_figure_cleanup();                    /* font caches: a clean exit for LeakSanitizer */
     xb_free(cmd); xb_free(src); xb_free(inputs);
     return st ? xb_cli_report(&err) : XB_EXIT_OK;
 }

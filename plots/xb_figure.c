@@ -5,6 +5,7 @@
  * size to it, so a larger figure is the same drawing at a higher resolution. Text at the
  * reference size is 20-24 px: about 8-9 pt when 960 px is printed as a 3.5-inch column. */
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <float.h>
 #include <math.h>
 #include <png.h>
@@ -1107,4 +1108,10 @@ xb_status xb_figure_write_png(xb_figure *f, const char *path, const xb_png_meta 
     xb_free(row);
     if (fclose(fp) != 0) { remove(path); return xb_fail(err, XB_EIO, "cannot write %s", path); }
     return XB_OK;
+}
+
+void xb_figure_cleanup(void)
+{
+    cairo_debug_reset_static_data();    /* drops cairo's references to fontconfig patterns */
+    FcFini();                           /* then fontconfig's own configuration */
 }

@@ -140,4 +140,8 @@ typedef struct xb_png_meta {
 xb_status xb_figure_write_png(xb_figure *f, const char *path, const xb_png_meta *meta,
                               xb_err *err);
 
+/* Release cairo's and fontconfig's process-wide caches, so leak checkers see a clean
+ * exit. Only when no figure is alive; the next figure rebuilds them. */
+void xb_figure_cleanup(void);
+
 #endif

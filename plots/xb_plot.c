@@ -539,7 +539,11 @@ static xb_status labels_of(ctx *c, const olist *L, const cols *cfg, const char *
 {
     *cval = xb_malloc((L->n ? L->n : 1) * sizeof **cval);
     *rest = xb_malloc((L->n ? L->n : 1) * sizeof **rest);
-    if (!*cval || !*rest) { xb_free(*cval); xb_free(*rest); return xb_fail(err, XB_ENOMEM, "out of memory"); }
+    if (!*cval || !*rest) {
+        xb_free(*cval); xb_free(*rest);
+        *cval = NULL; *rest = NULL;
+        return xb_fail(err, XB_ENOMEM, "out of memory");
+    }
     const char *sk[16];
     size_t k = 0;
     for (; skip[k] && k < 14; k++) sk[k] = skip[k];
@@ -856,9 +860,9 @@ static xb_status kind_heatmap(ctx *c, xb_err *err)
         for (int a = 0; a < 2 && !st && small; a++) {     /* small maps: ticks at cell centres */
             const size_t n = a ? t->nrows : t->ncols;
             double v[16];
-            char lab[16][8];
+            char lab[16][24];
             const char *lp[16];
-            for (size_t i = 0; i < n; i++) { v[i] = i + 0.5; snprintf(lab[i], 8, "%zu", i); lp[i] = lab[i]; }
+            for (size_t i = 0; i < n; i++) { v[i] = i + 0.5; snprintf(lab[i], sizeof lab[i], "%zu", i); lp[i] = lab[i]; }
             st = xb_figure_ticks(c->fig, a ? XB_AXIS_Y : XB_AXIS_X, v, lp, n, err);
         }
         xb_free(z);
