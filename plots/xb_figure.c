@@ -511,7 +511,7 @@ static double line_width(const xb_figure *f, const xb_style *s)
 
 static double marker_size(const xb_figure *f, const xb_style *s)
 {
-    return (s->marker_size > 0 ? s->marker_size : 11) * f->s;
+    return (s->marker_size > 0 ? s->marker_size : 13) * f->s;
 }
 
 static void draw_marker(cairo_t *cr, xb_marker m, double x, double y, double d, xb_rgb c,
@@ -630,6 +630,10 @@ static void compute_layout(xb_figure *f, cairo_t *cr, layout *L)
     double bottom = L->pad + L->ticklen + 0.4 * L->pad + hy;
     if (f->ax[0].label) bottom += hl + 0.9 * L->pad;
     double top = L->pad + 0.5 * hy;                      /* the top y tick label overhangs */
+    if (f->title) {                                  /* a long title shrinks to fit */
+        const double tw = text_box(cr, f->title, L->fs_title, 0).w, room = f->w - 2 * L->pad;
+        if (tw > room) L->fs_title *= fmax(room / tw, 0.5);
+    }
     if (f->title) top = 1.6 * L->pad + text_box(cr, f->title, L->fs_title, 0).asc + text_box(cr, "g", L->fs_title, 0).desc;
     double right = L->pad;
     if (tx->n) right = fmax(right, 0.5 * text_box(cr, tx->label[tx->n - 1], L->fs_tick, 1).w + 0.5 * L->pad);
@@ -732,7 +736,24 @@ static void draw_items(xb_figure *f, cairo_t *cr, const layout *L)
                 cairo_set_line_width(cr, 2 * f->s);
                 set_dash(cr, XB_LINE_DASH, 2 * f->s);
                 cairo_move_to(cr, px, f->box[1]); cairo_line_to(cr, px, f->box[3]); cairo_stroke(cr);
-                if (it->label) draw_text(cr, it->label, px + 0.4 * L->pad, f->box[1] + 0.4 * L->pad, -1, -1, L->fs_legend * 0.9, 0);
+                if (it->label) {             /* "left|right": a label on each side of the line */
+                    char left[128];
+                    const char *bar = strchr(it->label, '|');
+                    snprintf(left, sizeof left, "%.*s", bar ? (int)(bar - it->label) : 0, it->label);
+                    const char *right = bar ? bar + 1 : it->label;
+                    const double ty = f->box[1] + 0.4 * L->pad;
+                    const double fs = L->fs_legend * 0.9;
+                    const tbox bl = text_box(cr, left, fs, 0), br = text_box(cr, right, fs, 0);
+                    cairo_set_source_rgba(cr, 1, 1, 1, 0.8);   /* readable over the data */
+                    if (left[0]) cairo_rectangle(cr, px - 0.4 * L->pad - bl.w - 3 * f->s, ty - 2 * f->s,
+                                                 bl.w + 6 * f->s, bl.asc + bl.desc + 4 * f->s);
+                    cairo_rectangle(cr, px + 0.4 * L->pad - 3 * f->s, ty - 2 * f->s, br.w + 6 * f->s,
+                                    br.asc + br.desc + 4 * f->s);
+                    cairo_fill(cr);
+                    set_rgb(cr, (xb_rgb){ 0.3, 0.3, 0.3 }, 1);
+                    if (left[0]) draw_text(cr, left, px - 0.4 * L->pad, ty, 1, -1, fs, 0);
+                    draw_text(cr, right, px + 0.4 * L->pad, ty, -1, -1, fs, 0);
+                }
             } else if (pass == 2 && it->kind == IT_SERIES && it->st.line != XB_LINE_NONE) {
                 set_rgb(cr, it->st.color, it->st.alpha);
                 cairo_set_line_width(cr, lw);
@@ -816,7 +837,11 @@ static void draw_axes(xb_figure *f, cairo_t *cr, const layout *L)
         draw_text(cr, f->ax[1].label, 0, 0, 0, -1, L->fs_label, 0);
         cairo_restore(cr);
     }
-    if (f->title) draw_text(cr, f->title, 0.5 * (b[0] + b[2]), L->pad, 0, -1, L->fs_title, 0);
+    if (f->title) {                  /* centred on the plot area, but kept inside the figure */
+        const double tw = text_box(cr, f->title, L->fs_title, 0).w;
+        const double cx = fmin(fmax(0.5 * (b[0] + b[2]), L->pad + 0.5 * tw), f->w - L->pad - 0.5 * tw);
+        draw_text(cr, f->title, cx, L->pad, 0, -1, L->fs_title, 0);
+    }
 }
 
 static void draw_grid(xb_figure *f, cairo_t *cr)
@@ -900,8 +925,8 @@ static size_t legend_hides(const xb_figure *f, cairo_t *cr, const layout *L, dou
         if (it->kind == IT_VLINE && it->label) {
             const double px = xb_map_apply(&f->map[0], it->x[0]);
             const tbox b = text_box(cr, it->label, L->fs_legend * 0.9, 0);
-            const double lx = px + 0.4 * L->pad, ly = f->box[1] + 0.4 * L->pad;
-            if (lx < x + w && lx + b.w > x && ly < y + h && ly + b.asc + b.desc > y) cnt += 10;
+            const double lx = px - b.w, ly = f->box[1] + 0.4 * L->pad;   /* both sides */
+            if (lx < x + w && lx + 2 * b.w > x && ly < y + h && ly + b.asc + b.desc > y) cnt += 10;
         }
         if (it->kind != IT_SERIES && it->kind != IT_BAND) continue;
         for (int edge = 0; edge < (it->lo ? 2 : 1); edge++) {

@@ -108,7 +108,8 @@ xb_status xb_figure_band(xb_figure *f, const char *label, const double *x, const
 /* Text at data point (x, y); ha/va in {-1 left/top, 0 centre, 1 right/bottom}. */
 xb_status xb_figure_text(xb_figure *f, double x, double y, const char *text, int ha, int va,
                          xb_err *err);
-/* A vertical reference line at data x (dotted grey), with an optional label at the top. */
+/* A vertical reference line at data x (dashed grey), with an optional label at the top:
+ * "a|b" puts a left of the line and b right of it ("up pulses|down pulses"). */
 xb_status xb_figure_vline(xb_figure *f, double x, const char *label, xb_err *err);
 /* Heatmap of z (rows x cols, row-major) filling the data rectangle [x0,x1] x [y0,y1]; cell
  * (r, c) covers x in [x0 + c*dx, x0 + (c+1)*dx], y likewise with rows. NaN cells are grey.

@@ -681,8 +681,9 @@ static xb_status kind_grouped(ctx *c, int learning, xb_err *err)
             if (!st && k < 64) first[k] = T.n > before ? L.o[i].x : fmin(first[k], L.o[i].x);
         }
         for (size_t k = 0; k < T.n && k < 64 && !st; k++) {
-            char lab[VALLEN + 16];
-            snprintf(lab, sizeof lab, "train %s", T.v[k]);
+            char lab[2 * VALLEN + 16];
+            if (k == 1) snprintf(lab, sizeof lab, "train %s|train %s", T.v[0], T.v[1]);
+            else snprintf(lab, sizeof lab, "train %s", T.v[k]);
             st = k ? xb_figure_vline(c->fig, first[k] - 0.5, lab, err) : XB_OK;
         }
         xb_free(T.v);
@@ -707,6 +708,14 @@ static void basename_noext(const char *path, char *buf, size_t len)
     snprintf(buf, len, "%s", b ? b + 1 : path);
     char *dot = strrchr(buf, '.');
     if (dot && dot != buf) *dot = '\0';
+}
+
+static const char *polarity_name(const char *pol)
+{
+    const double v = strtod(pol, NULL);
+    if (v > 0 || !strcmp(pol, "up") || !strcmp(pol, "+")) return "up pulses";
+    if (v < 0 || !strcmp(pol, "down") || !strcmp(pol, "-")) return "down pulses";
+    return pol;
 }
 
 static xb_status kind_pulse_response(ctx *c, xb_err *err)
@@ -783,9 +792,8 @@ static xb_status kind_pulse_response(ctx *c, xb_err *err)
                 if (has_dev && D.n && strncmp(cell(&one, 0, L.o[i].r, "device"), D.v[0], VALLEN - 1)) continue;
                 const char *pol = cell(&one, 0, L.o[i].r, "polarity");
                 if (prev && strcmp(prev, pol)) {
-                    const double v = strtod(pol, NULL);
-                    const char *lab = v > 0 || !strcmp(pol, "up") || !strcmp(pol, "+") ? "up pulses"
-                                    : v < 0 || !strcmp(pol, "down") || !strcmp(pol, "-") ? "down pulses" : pol;
+                    char lab[2 * VALLEN + 2];
+                    snprintf(lab, sizeof lab, "%s|%s", polarity_name(prev), polarity_name(pol));
                     st = xb_figure_vline(c->fig, L.o[i].x - 0.5, lab, err);
                 }
                 prev = pol;
@@ -806,8 +814,10 @@ static xb_status kind_pulse_response(ctx *c, xb_err *err)
                     v[2 * L.n + i] = pts[i].y - pts[i].sd; v[3 * L.n + i] = pts[i].y + pts[i].sd;
                 }
                 char lab[256], blab[256];
-                snprintf(lab, sizeof lab, "%s: mean of %zu devices", name, D.n ? D.n : (size_t)1);
-                snprintf(blab, sizeof blab, "%s: ± 1 sd", name);
+                const char *sep = c->ts.n > 1 ? ": " : "";   /* one file: no name needed */
+                if (c->ts.n == 1) name[0] = '\0';
+                snprintf(lab, sizeof lab, "%s%smean of %zu devices", name, sep, D.n ? D.n : (size_t)1);
+                snprintf(blab, sizeof blab, "%s%s± 1 sd over devices", name, sep);
                 const xb_style b = { .color = col, .alpha = 0.25 };
                 const xb_style s = { .color = col, .line = XB_LINE_SOLID, .line_width = 3.0 };
                 if (D.n > 1) st = xb_figure_band(c->fig, blab, v, v + 2 * L.n, v + 3 * L.n, L.n, &b, err);
@@ -1025,7 +1035,13 @@ static xb_status kind_scaling(ctx *c, xb_err *err)
             }
         double c0, c1, v00, v01, v11, ss;
         if (logx && logy && m >= 2 && !gsl_fit_linear(lx, 1, ly, 1, m, &c0, &c1, &v00, &v01, &v11, &ss) && isfinite(c1))
+        {
             snprintf(sfx[k], sizeof sfx[k], " (slope %.2f)", c1);
+            const char *rv = R.v[k % R.n];
+            st = report(c, err, "slope %.3f\t%s%s%s\t(log10 %s vs log10 %s, %zu sizes)\n", c1,
+                        C.v[k / R.n], rv[0] && C.v[k / R.n][0] ? ", " : "", rv, ycol,
+                        strcmp(xcol, "shape") ? xcol : "size", m);
+        }
         sp[k] = sfx[k];
     }
     if (!st) st = add_series(c->fig, L.o, L.n, cval, rest, colorcol, DRAW_LINES, sp, err);

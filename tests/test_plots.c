@@ -378,6 +378,15 @@ static void test_bad_input(void)
     CU_ASSERT(make_plot(XB_PLOT_SCALING, "{\"shape\":\"4x4\",\"time_us\":0}\n", "z.jsonl", &p,
                         &err, NULL, NULL) == XB_ERANGE);
     CU_ASSERT(strstr(err.msg, "z.jsonl:1: time_us = 0 is not positive") != NULL);
+    char p1[4096], p2[4096];                              /* several inputs: each is checked */
+    const char *c1 = "device,accuracy,energy_per_sample_J\nhfox,0.8,1e-9\n";
+    const char *c2 = "device,energy_per_sample_J\nftj,1e-9\n";
+    xb_test_write("in1.csv", c1, strlen(c1), p1, sizeof p1);
+    xb_test_write("in2.csv", c2, strlen(c2), p2, sizeof p2);
+    const char *two[2] = { p1, p2 };
+    const xb_plot_opts o = { .kind = XB_PLOT_ENERGY_ACCURACY, .logx = -1, .logy = -1 };
+    CU_ASSERT(xb_plot_make(&o, two, 2, &p, &err) == XB_EINVAL);
+    CU_ASSERT(strstr(err.msg, "in2.csv: no column 'accuracy'") != NULL);
     CU_ASSERT(p.fig == NULL && p.report == NULL);         /* nothing handed out on failure */
     CU_ASSERT_EQUAL(xb_plot_kind_find("energy-accuracy"), XB_PLOT_ENERGY_ACCURACY);
     CU_ASSERT_EQUAL(xb_plot_kind_find("pie"), -1);
@@ -415,6 +424,31 @@ static void test_energy_accuracy_reduction(void)
     xb_plot_clear(&p);
 }
 
+/* Scaling: sizes from "AxB" shapes (or a size field), repeats averaged, and the GSL
+ * log-log slope in the report. Repeats at t*1.1 and t/1.1 average to t times a constant,
+ * so time = 3*size gives slope 1 and time = size^2 slope 2, exactly. */
+static void test_scaling_slope(void)
+{
+    char buf[4096] = "# bench\n";
+    for (int n = 16; n <= 256; n *= 2)
+        for (int rep = 0; rep < 2; rep++) {
+            const double size = (double)n * n, j = rep ? 1.1 : 1 / 1.1;
+            char line[256];
+            snprintf(line, sizeof line, "{\"bench\":\"lin\",\"shape\":\"%dx%d\",\"time_us\":%.17g}\n"
+                     "{\"bench\":\"quad\",\"shape\":\"%dx%d\",\"time_us\":%.17g}\n",
+                     n, n, 3 * size * j, n, n, size * size * j);
+            strcat(buf, line);
+        }
+    xb_plot p = { 0 };
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(make_plot(XB_PLOT_SCALING, buf, "s.jsonl", &p, &err, NULL, NULL) == XB_OK);
+    CU_ASSERT_FATAL(p.report != NULL);
+    CU_ASSERT(strstr(p.report, "slope 1.000\tlin\t") != NULL);
+    CU_ASSERT(strstr(p.report, "slope 2.000\tquad\t") != NULL);
+    CU_ASSERT(strstr(p.report, "5 sizes") != NULL);          /* repeats merged: 16..256 */
+    xb_plot_clear(&p);
+}
+
 /* Every allocation failure on the way to a figure is reported and leaks nothing
  * (LeakSanitizer checks the latter in `make check-asan`). */
 static void test_alloc_failures(void)
@@ -448,4 +482,4 @@ XB_SUITE(plots, XB_TEST(test_map_linear_log), XB_TEST(test_log_ticks_decades),
          XB_TEST(test_auto_log_axis), XB_TEST(test_heatmap_cells), XB_TEST(test_pareto_hand_cases),
          XB_TEST(test_pareto_matches_definition), XB_TEST(test_png_roundtrip),
          XB_TEST(test_bad_input), XB_TEST(test_energy_accuracy_reduction),
-         XB_TEST(test_alloc_failures))
+         XB_TEST(test_scaling_slope), XB_TEST(test_alloc_failures))
