@@ -365,6 +365,34 @@ static size_t levels_find(const levels *L, const char *s)
     return 0;
 }
 
+typedef struct ctx {
+    const xb_plot_opts *o;
+    tset ts;
+    xb_figure *fig;
+    char *report;
+    size_t rlen, rcap;
+} ctx;
+
+static xb_status report(ctx *c, xb_err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static xb_status report(ctx *c, xb_err *err, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    const int k = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    const size_t n = k < 0 ? 0 : (size_t)k < sizeof line ? (size_t)k : sizeof line - 1;
+    if (c->rlen + n + 1 > c->rcap) {
+        const size_t cap = 2 * (c->rcap + n + 1);
+        char *p = xb_realloc(c->report, cap);
+        if (!p) return xb_fail(err, XB_ENOMEM, "out of memory");
+        c->report = p; c->rcap = cap;
+    }
+    memcpy(c->report + c->rlen, line, n + 1);
+    c->rlen += n;
+    return XB_OK;
+}
+
 typedef struct point { double x, y, sd; size_t n; } point;
 
 static int cmp_point_x(const void *p, const void *q)
@@ -378,10 +406,11 @@ typedef enum { DRAW_MARKERS, DRAW_LINES, DRAW_BANDS } draw_mode;
 /* Series from aggregated points: colour (and marker) by the colour column's value, dash
  * (or marker, for markers-only plots) by the other varying columns. sval[i] and rest[i]
  * name point i's series. */
-static xb_status add_series(xb_figure *fig, const obs *o, size_t n, char (*cval)[VALLEN],
+static xb_status add_series(ctx *c, const obs *o, size_t n, char (*cval)[VALLEN],
                             char (*rest)[KEYLEN], const char *colorcol, draw_mode mode,
                             const char *const *suffix, xb_err *err)
 {
+    xb_figure *fig = c->fig;
     levels C = { 0 }, R = { 0 };
     xb_status st = XB_OK;
     for (size_t i = 0; i < n && !st; i++) st = levels_add(&C, cval[i], err);
@@ -423,6 +452,9 @@ static xb_status add_series(xb_figure *fig, const obs *o, size_t n, char (*cval)
             xb_style s = xb_style_default(ci, ri, mode != DRAW_MARKERS);
             if (mode == DRAW_MARKERS) s.marker = xb_style_default(ri, 0, 0).marker;
             s.no_legend = factor;
+            if (c->o->table && !c->rlen) st = report(c, err, "# series\tx\ty (mean)\tsd\tn\n");
+            for (size_t k = 0; k < m && c->o->table && !st; k++)
+                st = report(c, err, "%s\t%.6g\t%.6g\t%.6g\t%zu\n", label, x[k], y[k], pts[k].sd, pts[k].n);
             if (mode == DRAW_BANDS && any_sd) {
                 xb_style b = s;
                 b.no_legend = 1;
@@ -450,34 +482,6 @@ static xb_status add_series(xb_figure *fig, const obs *o, size_t n, char (*cval)
 }
 
 /* ---- the kinds -------------------------------------------------------------------- */
-
-typedef struct ctx {
-    const xb_plot_opts *o;
-    tset ts;
-    xb_figure *fig;
-    char *report;
-    size_t rlen, rcap;
-} ctx;
-
-static xb_status report(ctx *c, xb_err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static xb_status report(ctx *c, xb_err *err, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    const int k = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    const size_t n = k < 0 ? 0 : (size_t)k < sizeof line ? (size_t)k : sizeof line - 1;
-    if (c->rlen + n + 1 > c->rcap) {
-        const size_t cap = 2 * (c->rcap + n + 1);
-        char *p = xb_realloc(c->report, cap);
-        if (!p) return xb_fail(err, XB_ENOMEM, "out of memory");
-        c->report = p; c->rcap = cap;
-    }
-    memcpy(c->report + c->rlen, line, n + 1);
-    c->rlen += n;
-    return XB_OK;
-}
 
 static int flag(int v, int def) { return v < 0 ? def : v; }
 
@@ -594,7 +598,7 @@ static xb_status kind_energy_accuracy(ctx *c, xb_err *err)
         st = average_by_key(&L, err);
     }
     if (!st) st = labels_of(c, &L, &cfg, colorcol, o->all_epochs ? grp_skip + 1 : grp_skip, &cval, &rest, err);
-    if (!st) st = add_series(c->fig, L.o, L.n, cval, rest, colorcol, DRAW_MARKERS, NULL, err);
+    if (!st) st = add_series(c, L.o, L.n, cval, rest, colorcol, DRAW_MARKERS, NULL, err);
     if (!st && L.n) {
         front = xb_malloc(L.n * sizeof *front);
         fe = xb_malloc(L.n * 4 * sizeof *fe);
@@ -668,7 +672,7 @@ static xb_status kind_grouped(ctx *c, int learning, xb_err *err)
         st = average_by_key(&L, err);
     }
     if (!st) st = labels_of(c, &L, &cfg, colorcol, skip, &cval, &rest, err);
-    if (!st) st = add_series(c->fig, L.o, L.n, cval, rest, colorcol, learning ? DRAW_BANDS : DRAW_LINES, NULL, err);
+    if (!st) st = add_series(c, L.o, L.n, cval, rest, colorcol, learning ? DRAW_BANDS : DRAW_LINES, NULL, err);
     /* Continual learning: a dotted line where the training task changes. */
     if (!st && learning && has_col(&c->ts, "task")) {
         levels T = { 0 };
@@ -1044,7 +1048,7 @@ static xb_status kind_scaling(ctx *c, xb_err *err)
         }
         sp[k] = sfx[k];
     }
-    if (!st) st = add_series(c->fig, L.o, L.n, cval, rest, colorcol, DRAW_LINES, sp, err);
+    if (!st) st = add_series(c, L.o, L.n, cval, rest, colorcol, DRAW_LINES, sp, err);
     xb_free(L.o); xb_free(cval); xb_free(rest); xb_free(C.v); xb_free(R.v); xb_free(sfx); xb_free(sp);
     return st;
 }

@@ -45,12 +45,13 @@ typedef struct xb_plot_opts {
     const char *title, *xlabel, *ylabel, *zlabel;
     int width, height;                  /* pixels; 0 = 960 x 640 */
     int all_epochs;                     /* keep every epoch, not only each run's last */
+    int table;                          /* report every plotted point (series, x, mean, sd, n) */
     const char *measured, *mx, *my;     /* pulse-response overlay file and its columns */
 } xb_plot_opts;
 
 typedef struct xb_plot {
     xb_figure *fig;
-    char *report;                       /* lines for stdout (the Pareto front), or NULL */
+    char *report;                       /* lines for stdout (Pareto front, slopes, --table), or NULL */
 } xb_plot;
 
 /* Read the inputs and build the figure. *out is filled only on success. */

@@ -424,6 +424,33 @@ static void test_energy_accuracy_reduction(void)
     xb_plot_clear(&p);
 }
 
+/* sweep keeps each run's last epoch and averages seeds; learning plots every epoch per
+ * eval_task (the training task is not a series). Expected means and sample sds by hand. */
+static void test_sweep_learning_table(void)
+{
+    const char *sweep = "device,seed,epoch,x,accuracy\n"
+                        "a,1,1,1,0.1\n" "a,1,2,1,0.5\n" "a,2,2,1,0.7\n" "a,1,2,2,0.6\n" "b,1,2,1,0.3\n";
+    char path[4096];
+    xb_test_write("sw.csv", sweep, strlen(sweep), path, sizeof path);
+    const char *in[1] = { path };
+    xb_plot_opts o = { .kind = XB_PLOT_SWEEP, .logx = -1, .logy = -1, .x = "x", .y = "accuracy", .table = 1 };
+    xb_plot p = { 0 };
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(xb_plot_make(&o, in, 1, &p, &err) == XB_OK);
+    CU_ASSERT_STRING_EQUAL(p.report, "# series\tx\ty (mean)\tsd\tn\n"
+                                     "a\t1\t0.6\t0.141421\t2\n" "a\t2\t0.6\t0\t1\n" "b\t1\t0.3\t0\t1\n");
+    xb_plot_clear(&p);
+    const char *cl = "seed,task,eval_task,epoch,accuracy\n"
+                     "1,t1,t1,1,0.5\n" "2,t1,t1,1,0.7\n" "1,t1,t2,1,0.1\n" "2,t1,t2,1,0.1\n"
+                     "1,t2,t1,2,0.4\n" "2,t2,t1,2,0.4\n";
+    xb_test_write("cl.csv", cl, strlen(cl), path, sizeof path);
+    o = (xb_plot_opts){ .kind = XB_PLOT_LEARNING, .logx = -1, .logy = -1, .table = 1 };
+    CU_ASSERT_FATAL(xb_plot_make(&o, in, 1, &p, &err) == XB_OK);
+    CU_ASSERT_STRING_EQUAL(p.report, "# series\tx\ty (mean)\tsd\tn\n"
+                                     "t1\t1\t0.6\t0.141421\t2\n" "t1\t2\t0.4\t0\t2\n" "t2\t1\t0.1\t0\t2\n");
+    xb_plot_clear(&p);
+}
+
 /* Scaling: sizes from "AxB" shapes (or a size field), repeats averaged, and the GSL
  * log-log slope in the report. Repeats at t*1.1 and t/1.1 average to t times a constant,
  * so time = 3*size gives slope 1 and time = size^2 slope 2, exactly. */
@@ -482,4 +509,5 @@ XB_SUITE(plots, XB_TEST(test_map_linear_log), XB_TEST(test_log_ticks_decades),
          XB_TEST(test_auto_log_axis), XB_TEST(test_heatmap_cells), XB_TEST(test_pareto_hand_cases),
          XB_TEST(test_pareto_matches_definition), XB_TEST(test_png_roundtrip),
          XB_TEST(test_bad_input), XB_TEST(test_energy_accuracy_reduction),
-         XB_TEST(test_scaling_slope), XB_TEST(test_alloc_failures))
+         XB_TEST(test_sweep_learning_table), XB_TEST(test_scaling_slope),
+         XB_TEST(test_alloc_failures))
