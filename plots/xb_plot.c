@@ -403,8 +403,15 @@ static int cmp_point_x(const void *p, const void *q)
 
 typedef enum { DRAW_MARKERS, DRAW_LINES, DRAW_BANDS } draw_mode;
 
-/* Series from aggregated points: colour (and marker) by the colour column's value, dash
- * (or marker, for markers-only plots) by the other varying columns. sval[i] and rest[i]
+/* Markers-only plots show the colour factor as colour and shape (greyscale-safe) and the
+ * second factor as marker size, small to large in level order (ordinal, e.g. ADC bits). */
+static double marker_size_of(size_t level, size_t nlevels)
+{
+    return nlevels > 1 ? 10.0 + 10.0 * (double)level / (double)(nlevels - 1) : 13.0;
+}
+
+/* Series from aggregated points: colour and marker by the colour column's value, dash
+ * (or marker size, for markers-only plots) by the other varying columns. sval[i] and rest[i]
  * name point i's series. */
 static xb_status add_series(ctx *c, const obs *o, size_t n, char (*cval)[VALLEN],
                             char (*rest)[KEYLEN], const char *colorcol, draw_mode mode,
@@ -450,7 +457,7 @@ static xb_status add_series(ctx *c, const obs *o, size_t n, char (*cval)[VALLEN]
                          sfx ? sfx : "");
             else snprintf(label, sizeof label, "%s%s", R.v[ri][0] ? R.v[ri] : "all runs", sfx ? sfx : "");
             xb_style s = xb_style_default(ci, ri, mode != DRAW_MARKERS);
-            if (mode == DRAW_MARKERS) s.marker = xb_style_default(ri, 0, 0).marker;
+            if (mode == DRAW_MARKERS && R.n > 1) s.marker_size = marker_size_of(ri, R.n);
             s.no_legend = factor;
             if (c->o->table && !c->rlen) st = report(c, err, "# series\tx\ty (mean)\tsd\tn\n");
             for (size_t k = 0; k < m && c->o->table && !st; k++)
@@ -467,12 +474,12 @@ static xb_status add_series(ctx *c, const obs *o, size_t n, char (*cval)[VALLEN]
         xb_style s;
         if (k < C.n) {
             s = xb_style_default(k, 0, mode != DRAW_MARKERS);
-            if (mode == DRAW_MARKERS) s.marker = XB_MARK_SQUARE;
             snprintf(label, sizeof label, numeric_c ? "%s=%s" : "%.0s%s", colorcol, C.v[k]);
         } else {
             s = xb_style_default(k - C.n, k - C.n, mode != DRAW_MARKERS);
             s.color = (xb_rgb){ 0.4, 0.4, 0.4 };
             if (mode != DRAW_MARKERS) s.marker = XB_MARK_NONE;
+            else { s.marker = XB_MARK_CIRCLE; s.marker_size = marker_size_of(k - C.n, R.n); }
             snprintf(label, sizeof label, "%s", R.v[k - C.n]);
         }
         st = xb_figure_series(fig, label, NULL, NULL, NULL, 0, &s, NULL, err);
@@ -611,7 +618,7 @@ static xb_status kind_energy_accuracy(ctx *c, xb_err *err)
         st = xb_pareto(e, a, L.n, front, &nf, err);
         for (size_t k = 0; k < nf && !st; k++) { px[k] = e[front[k]]; py[k] = a[front[k]]; }
         const xb_style s = { .color = { 0, 0, 0 }, .marker = XB_MARK_RING, .line = XB_LINE_DASH,
-                             .mode = XB_LINE_STEPS, .line_width = 1.8, .marker_size = 22 };
+                             .mode = XB_LINE_STEPS, .line_width = 1.8, .marker_size = 27 };
         if (!st) st = xb_figure_series(c->fig, "Pareto front", px, py, NULL, nf, &s, NULL, err);
         if (!st) st = report(c, err, "# Pareto front (max %s, min %s): %zu of %zu points\n", ycol, xcol, nf, L.n);
         for (size_t k = 0; k < nf && !st; k++) {
