@@ -89,7 +89,7 @@ static int is_measure(const char *name)
                                          "gflops", "ratio", "conductance" };
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         if (strstr(name, words[i])) return 1;
-    if (!strcmp(name, "samples") || !strcmp(name, "step")) return 1;    /* progress, like epoch */
+    if (!strncmp(name, "samples", 7) || !strcmp(name, "step")) return 1;   /* progress counters */
     return unit_of(name) != NULL;
 }
 
@@ -274,51 +274,53 @@ static xb_status average_by_key(olist *L, xb_err *err)
     return XB_OK;
 }
 
-/* Rows kept: with an epoch column (and unless all_epochs), only each run's last epoch. A
- * run is every config column but epoch, task and eval_task (seed included). */
+/* Rows kept (unless all_epochs): each run's last evaluation point. A run is every config
+ * column but epoch, task and eval_task (seed included). Its last point is the row with the
+ * most progress: samples_seen (or samples) where present, since epochs restart with each
+ * task in a task sequence; else the last row in file order (rows are appended as the run
+ * goes); every row of the run at that point (task, epoch, samples) is kept, one per
+ * eval_task. Without epoch or samples columns every row is kept. */
+static const char *progress_column(const tset *ts)
+{
+    return has_col(ts, "samples_seen") ? "samples_seen" : has_col(ts, "samples") ? "samples" : NULL;
+}
+
 static xb_status keep_last_epoch(const tset *ts, const cols *cfg, int all, char **keep, xb_err *err)
 {
     size_t total = 0;
     for (size_t t = 0; t < ts->n; t++) total += ts->t[t]->nrows;
-    *keep = xb_malloc(total ? total : 1);
+    const size_t nz = total ? total : 1;
+    *keep = xb_malloc(nz);
     if (!*keep) return xb_fail(err, XB_ENOMEM, "out of memory");
-    memset(*keep, 1, total ? total : 1);
-    if (all || !has_col(ts, "epoch")) return XB_OK;
+    memset(*keep, 1, nz);
+    const char *prog = progress_column(ts);
+    if (all || (!has_col(ts, "epoch") && !prog)) return XB_OK;
     static const char *const skip[] = { "epoch", "task", "eval_task", NULL };
-    olist L = { xb_malloc((total ? total : 1) * sizeof *L.o), total };
-    if (!L.o) { xb_free(*keep); *keep = NULL; return xb_fail(err, XB_ENOMEM, "out of memory"); }
+    obs *o = xb_malloc(nz * sizeof *o);
+    obs **ix = xb_malloc(nz * sizeof *ix);
+    char (*point)[2 * VALLEN] = xb_malloc(nz * sizeof *point);
+    xb_status st = o && ix && point ? XB_OK : xb_fail(err, XB_ENOMEM, "out of memory");
     size_t i = 0;
-    xb_status st = XB_OK;
     for (size_t t = 0; t < ts->n && !st; t++)
         for (size_t r = 0; r < ts->t[t]->nrows && !st; r++, i++) {
-            L.o[i] = (obs){ .t = t, .r = r };
-            make_key(ts, t, r, cfg, skip, L.o[i].key, KEYLEN);
-            st = num(ts, t, r, "epoch", &L.o[i].x, err);
+            o[i] = (obs){ .t = t, .r = r, .ord = i, .x = (double)i };
+            make_key(ts, t, r, cfg, skip, o[i].key, KEYLEN);
+            if (prog) st = num(ts, t, r, prog, &o[i].x, err);
+            snprintf(point[i], sizeof point[i], "%.60s|%.60s|%.60s", cell(ts, t, r, "task"),
+                     cell(ts, t, r, "epoch"), prog ? cell(ts, t, r, prog) : "");
+            ix[i] = &o[i];
         }
-    if (!st) {                             /* max epoch per run: sort a copy by key */
-        olist M = { xb_malloc((total ? total : 1) * sizeof *M.o), total };
-        if (!M.o) st = xb_fail(err, XB_ENOMEM, "out of memory");
-        else {
-            memcpy(M.o, L.o, total * sizeof *M.o);
-            for (size_t k = 0; k < total; k++) M.o[k].y = M.o[k].x;
-            /* the maximum is found by a pass over each run */
-            for (size_t k = 0; k < total; k++) M.o[k].ord = k;
-            obs **ix = xb_malloc((total ? total : 1) * sizeof *ix);
-            if (!ix) st = xb_fail(err, XB_ENOMEM, "out of memory");
-            else {
-                for (size_t k = 0; k < total; k++) ix[k] = &M.o[k];
-                qsort(ix, total, sizeof *ix, cmp_key_ord);
-                for (size_t a = 0, b; a < total; a = b) {
-                    double mx = -INFINITY;
-                    for (b = a; b < total && !strcmp(ix[b]->key, ix[a]->key); b++) mx = fmax(mx, ix[b]->x);
-                    for (size_t k = a; k < b; k++) (*keep)[ix[k]->ord] = ix[k]->x == mx;
-                }
-                xb_free(ix);
-            }
-            xb_free(M.o);
+    if (!st) {
+        qsort(ix, total, sizeof *ix, cmp_key_ord);
+        for (size_t a = 0, b; a < total; a = b) {
+            size_t last = a;               /* most progress; among equals, the latest row */
+            for (b = a; b < total && !strcmp(ix[b]->key, ix[a]->key); b++)
+                if (ix[b]->x >= ix[last]->x) last = b;
+            for (size_t k = a; k < b; k++)
+                (*keep)[ix[k]->ord] = !strcmp(point[ix[k]->ord], point[ix[last]->ord]);
         }
     }
-    xb_free(L.o);
+    xb_free(o); xb_free(ix); xb_free(point);
     if (st) { xb_free(*keep); *keep = NULL; }
     return st;
 }
@@ -640,7 +642,15 @@ static xb_status kind_grouped(ctx *c, int learning, xb_err *err)
     const xb_plot_opts *o = c->o;
     if (!learning && (!o->x || !o->y))
         return xb_fail(err, XB_EINVAL, "sweep needs --x COL and --y COL");
-    const char *xcol = o->x ? o->x : "epoch", *ycol = o->y ? o->y : "accuracy";
+    const char *xcol = o->x, *ycol = o->y ? o->y : "accuracy";
+    if (!xcol) {          /* epochs restart with each task of a sequence: use samples then */
+        cols tv;
+        const char *const only[] = { NULL };
+        varying_config(&c->ts, only, &tv);
+        int task_varies = 0;
+        for (size_t k = 0; k < tv.n; k++) task_varies |= !strcmp(tv.name[k], "task");
+        xcol = task_varies && progress_column(&c->ts) ? progress_column(&c->ts) : "epoch";
+    }
     const int logx = flag(o->logx, 0), logy = flag(o->logy, 0);
     xb_status st = need_col(&c->ts, xcol, "the x axis", err);
     if (!st) st = need_col(&c->ts, ycol, "the y axis", err);
@@ -666,7 +676,7 @@ static xb_status kind_grouped(ctx *c, int learning, xb_err *err)
     if (!st) st = collect(c, xcol, ycol, logx, logy, keep, &L, err);
     /* a series is every varying column but seed and x (and epoch when only each run's
      * last epoch is kept; task in learning, where it changes along the x axis) */
-    const char *const skip_l[] = { "seed", "task", xcol, NULL };
+    const char *const skip_l[] = { "seed", "task", "epoch", xcol, NULL };
     const char *const skip_f[] = { "seed", "epoch", xcol, NULL };
     const char *const skip_a[] = { "seed", xcol, NULL };
     const char *const *skip = learning ? skip_l : filter && !o->all_epochs ? skip_f : skip_a;
@@ -693,8 +703,9 @@ static xb_status kind_grouped(ctx *c, int learning, xb_err *err)
         }
         for (size_t k = 0; k < T.n && k < 64 && !st; k++) {
             char lab[2 * VALLEN + 16];
-            if (k == 1) snprintf(lab, sizeof lab, "train %s|train %s", T.v[0], T.v[1]);
-            else snprintf(lab, sizeof lab, "train %s", T.v[k]);
+            const char *w = all_numeric(T.v, T.n) ? "task " : "train ";   /* "task 2", "train fmnist" */
+            if (k == 1) snprintf(lab, sizeof lab, "%s%s|%s%s", w, T.v[0], w, T.v[1]);
+            else snprintf(lab, sizeof lab, "%s%s", w, T.v[k]);
             st = k ? xb_figure_vline(c->fig, first[k] - 0.5, lab, err) : XB_OK;
         }
         xb_free(T.v);
@@ -802,6 +813,8 @@ static xb_status kind_pulse_response(ctx *c, xb_err *err)
             for (size_t i = 0; i < L.n && !st && t == 0; i++) {
                 if (has_dev && D.n && strncmp(cell(&one, 0, L.o[i].r, "device"), D.v[0], VALLEN - 1)) continue;
                 const char *pol = cell(&one, 0, L.o[i].r, "polarity");
+                char *end;
+                if (strtod(pol, &end) == 0 && end != pol && !*end) continue;   /* 0: no pulse */
                 if (prev && strcmp(prev, pol)) {
                     char lab[2 * VALLEN + 2];
                     snprintf(lab, sizeof lab, "%s|%s", polarity_name(prev), polarity_name(pol));

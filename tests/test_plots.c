@@ -451,6 +451,45 @@ static void test_sweep_learning_table(void)
     xb_plot_clear(&p);
 }
 
+/* The format experiments/ writes: epochs restart with each task, samples_seen grows. The
+ * last point of a run is its last evaluation (task 2, epoch 2), one row per eval_task:
+ * mean accuracy (0.52 + 0.70) / 2 = 0.61. The same without samples_seen (file order). */
+static void test_task_sequence(void)
+{
+    static const char *const rows[] = {
+        "r,a,1,1,1,1,100,0.5,1e-9\n", "r,a,1,1,1,2,200,0.6,1e-9\n", "r,a,1,2,1,1,300,0.55,2e-9\n",
+        "r,a,1,2,2,1,300,0.3,2e-9\n", "r,a,1,2,1,2,400,0.52,3e-9\n", "r,a,1,2,2,2,400,0.7,3e-9\n" };
+    char csv[1024] = "run,device,seed,task,eval_task,epoch,samples_seen,accuracy,energy_per_sample_J\n";
+    for (int i = 0; i < 6; i++) strcat(csv, rows[i]);
+    xb_plot p = { 0 };
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(make_plot(XB_PLOT_ENERGY_ACCURACY, csv, "seq.csv", &p, &err, NULL, NULL) == XB_OK);
+    CU_ASSERT(strstr(p.report, "energy_per_sample_J=3e-09\taccuracy=0.6100\tsd=0.0000\tn=1\t") != NULL);
+    xb_plot_clear(&p);
+    char nos[1024] = "run,device,seed,task,eval_task,epoch,accuracy,energy_per_sample_J\n";
+    for (int i = 0; i < 6; i++) {                       /* drop the samples_seen field */
+        char line[64];
+        snprintf(line, sizeof line, "%s", rows[i]);
+        char *c6 = line;
+        for (int k = 0; k < 6; k++) c6 = strchr(c6, ',') + 1;
+        memmove(c6, strchr(c6, ',') + 1, strlen(strchr(c6, ',') + 1) + 1);
+        strcat(nos, line);
+    }
+    CU_ASSERT_FATAL(make_plot(XB_PLOT_ENERGY_ACCURACY, nos, "seq2.csv", &p, &err, NULL, NULL) == XB_OK);
+    CU_ASSERT(strstr(p.report, "energy_per_sample_J=3e-09\taccuracy=0.6100\tsd=0.0000\tn=1\t") != NULL);
+    xb_plot_clear(&p);
+    char path[4096];                                    /* learning: x = samples_seen */
+    xb_test_write("seq3.csv", csv, strlen(csv), path, sizeof path);
+    const char *in[1] = { path };
+    const xb_plot_opts o = { .kind = XB_PLOT_LEARNING, .logx = -1, .logy = -1, .table = 1 };
+    CU_ASSERT_FATAL(xb_plot_make(&o, in, 1, &p, &err) == XB_OK);
+    CU_ASSERT_STRING_EQUAL(p.report, "# series\tx\ty (mean)\tsd\tn\n"
+                           "eval_task=1\t100\t0.5\t0\t1\n" "eval_task=1\t200\t0.6\t0\t1\n"
+                           "eval_task=1\t300\t0.55\t0\t1\n" "eval_task=1\t400\t0.52\t0\t1\n"
+                           "eval_task=2\t300\t0.3\t0\t1\n" "eval_task=2\t400\t0.7\t0\t1\n");
+    xb_plot_clear(&p);
+}
+
 /* Scaling: sizes from "AxB" shapes (or a size field), repeats averaged, and the GSL
  * log-log slope in the report. Repeats at t*1.1 and t/1.1 average to t times a constant,
  * so time = 3*size gives slope 1 and time = size^2 slope 2, exactly. */
@@ -509,5 +548,5 @@ XB_SUITE(plots, XB_TEST(test_map_linear_log), XB_TEST(test_log_ticks_decades),
          XB_TEST(test_auto_log_axis), XB_TEST(test_heatmap_cells), XB_TEST(test_pareto_hand_cases),
          XB_TEST(test_pareto_matches_definition), XB_TEST(test_png_roundtrip),
          XB_TEST(test_bad_input), XB_TEST(test_energy_accuracy_reduction),
-         XB_TEST(test_sweep_learning_table), XB_TEST(test_scaling_slope),
+         XB_TEST(test_sweep_learning_table), XB_TEST(test_task_sequence), XB_TEST(test_scaling_slope),
          XB_TEST(test_alloc_failures))
