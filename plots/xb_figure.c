@@ -890,9 +890,10 @@ static void draw_colorbar(xb_figure *f, cairo_t *cr, const layout *L)
     }
 }
 
-/* Legend size, then where it goes: in the corner of the plot area that hides the fewest
- * points, line samples and reference-line labels; if every corner hides some, outside on
- * the right (the plot area shrinks). */
+/* Legend size, then where it goes: the first of the corners, then the edge middles and the
+ * centre of the plot area, that hides no points, line samples or reference-line labels;
+ * if every place hides some, outside on the right (the plot area shrinks), or where it
+ * hides least if it is too wide for that. */
 typedef struct legend { size_t n; double w, h, row, sample, pad, x, y; } legend;
 
 static void legend_measure(const xb_figure *f, cairo_t *cr, const layout *L, legend *g)
@@ -922,6 +923,10 @@ static size_t legend_hides(const xb_figure *f, cairo_t *cr, const layout *L, dou
     const double m = 6 * f->s;
     for (size_t i = 0; i < f->nitems; i++) {
         const item *it = &f->items[i];
+        if (it->kind == IT_VLINE) {          /* a reference line through the legend */
+            const double px = xb_map_apply(&f->map[0], it->x[0]);
+            if (px > x - m && px < x + w + m) cnt += 3;
+        }
         if (it->kind == IT_VLINE && it->label) {
             const double px = xb_map_apply(&f->map[0], it->x[0]);
             const tbox b = text_box(cr, it->label, L->fs_legend * 0.9, 0);
@@ -952,14 +957,16 @@ static size_t legend_hides(const xb_figure *f, cairo_t *cr, const layout *L, dou
 static void legend_place(xb_figure *f, cairo_t *cr, const layout *L, legend *g)
 {
     const double m = 0.8 * L->pad, *b = f->box;
-    const double cx[4] = { b[2] - m - g->w, b[0] + m, b[2] - m - g->w, b[0] + m };
-    const double cy[4] = { b[1] + m, b[1] + m, b[3] - m - g->h, b[3] - m - g->h };
+    const double xs[3] = { b[2] - m - g->w, b[0] + m, 0.5 * (b[0] + b[2] - g->w) };  /* right, left, centre */
+    const double ys[3] = { b[1] + m, b[3] - m - g->h, 0.5 * (b[1] + b[3] - g->h) };  /* top, bottom, middle */
+    static const int order[9][2] = { { 0, 0 }, { 1, 0 }, { 0, 1 }, { 1, 1 }, { 2, 0 }, { 2, 1 },
+                                     { 0, 2 }, { 1, 2 }, { 2, 2 } };   /* corners first */
     size_t best = 0, bestc = SIZE_MAX;
-    for (int c = 0; c < 4; c++) {
-        const size_t cnt = legend_hides(f, cr, L, cx[c], cy[c], g->w, g->h);
-        if (cnt < bestc) { bestc = cnt; best = (size_t)c; }
+    for (size_t c = 0; c < 9 && bestc; c++) {
+        const size_t cnt = legend_hides(f, cr, L, xs[order[c][0]], ys[order[c][1]], g->w, g->h);
+        if (cnt < bestc) { bestc = cnt; best = c; }
     }
-    g->x = cx[best]; g->y = cy[best];
+    g->x = xs[order[best][0]]; g->y = ys[order[best][1]];
     if (bestc == 0 || f->z || g->w > 0.4 * f->w) return;
     f->box[2] = f->w - L->pad - g->w - m;           /* outside, right of the plot area */
     f->map[0].p1 = f->box[2];
