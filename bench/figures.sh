@@ -19,6 +19,6 @@ mkdir -p "$O"
     -o "$O/heatmap-sweep.png" --title "Accuracy at the last epoch, mean of 3 seeds (fixture data)"
 "$X" plot sweep "$D/results_ber.csv" --x ber --y accuracy --color bl --logx \
     -o "$O/sweep.png" --title "ST-MRAM: accuracy vs bit error rate (fixture data)"
-"$X" plot scaling "$D/bench_m1m2.jsonl" -o "$O/scaling.png" \
-    --title "M1/M2 time vs array size (fixture data)"
+"$X" plot scaling "$D/bench_m1m2.jsonl" --y time_us,ref_time_us -o "$O/scaling.png" \
+    --ylabel "time per call (µs)" --title "M1/M2 vs BLAS reference, time vs array size (fixture data)"
 ls -l "$O"/*.png

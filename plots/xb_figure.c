@@ -694,8 +694,8 @@ static void draw_heatmap(xb_figure *f, cairo_t *cr, const layout *L)
 
 static void stroke_path_of(xb_figure *f, cairo_t *cr, const item *it, const double *yv)
 {
-    int pen = 0;
-    double lastx = 0, lasty = 0;
+    int pen = 0;                        /* a NaN or an off-axis point lifts the pen */
+    double lasty = 0;
     cairo_new_path(cr);
     for (size_t k = 0; k < it->n; k++) {
         const double px = xb_map_apply(&f->map[0], it->x[k]), py = xb_map_apply(&f->map[1], yv[k]);
@@ -703,9 +703,9 @@ static void stroke_path_of(xb_figure *f, cairo_t *cr, const item *it, const doub
         if (!pen) cairo_move_to(cr, px, py);
         else if (it->st.mode == XB_LINE_STEPS) { cairo_line_to(cr, px, lasty); cairo_line_to(cr, px, py); }
         else cairo_line_to(cr, px, py);
-        pen = 1; lastx = px; lasty = py;
+        pen = 1;
+        lasty = py;
     }
-    (void)lastx;
 }
 
 static void draw_items(xb_figure *f, cairo_t *cr, const layout *L)

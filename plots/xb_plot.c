@@ -979,25 +979,47 @@ static xb_status kind_scaling(ctx *c, xb_err *err)
     const char *xcol = o->x ? o->x : has_col(&c->ts, "size") ? "size" : "shape";
     xb_status st = need_col(&c->ts, xcol, "the x axis (size; or --x COL)", err);
     if (st) return st;
-    const char *ycol = o->y;
-    if (!ycol) {                       /* the first time-like field */
+    enum { MAXY = 8 };
+    char ybuf[256];                    /* --y a,b: one series per field (ours vs reference) */
+    const char *yf[MAXY];
+    size_t ny = 0;
+    if (o->y) {
+        snprintf(ybuf, sizeof ybuf, "%s", o->y);
+        for (char *tok = strtok(ybuf, ","); tok && ny < MAXY; tok = strtok(NULL, ",")) yf[ny++] = tok;
+    } else {                           /* the first time-like field */
         const xb_csv *t = c->ts.t[0];
-        for (size_t k = 0; k < t->ncols && !ycol; k++) {
+        for (size_t k = 0; k < t->ncols && !ny; k++) {
             const char *u = unit_of(t->head[k]);
             if (strstr(t->head[k], "time") || (u && (!strcmp(u, "s") || !strcmp(u, "ms") ||
                                                      !strcmp(u, "µs") || !strcmp(u, "ns"))))
-                ycol = t->head[k];
+                yf[ny++] = t->head[k];
         }
-        if (!ycol) return xb_fail(err, XB_EINVAL, "%s: no time field (name with 'time' or ending in _s, _ms, "
-                                  "_us, _ns); choose one with --y", t->name);
+        if (!ny) return xb_fail(err, XB_EINVAL, "%s: no time field (name with 'time' or ending in _s, _ms, "
+                                "_us, _ns); choose one with --y", t->name);
     }
-    st = need_col(&c->ts, ycol, "the y axis (time or rate)", err);
+    if (!ny) return xb_fail(err, XB_EINVAL, "--y '%s' names no field", o->y);
+    const char *ycol = yf[0];
+    for (size_t q = 0; q < ny && !st; q++) st = need_col(&c->ts, yf[q], "the y axis (time or rate)", err);
+    char ylab[256] = "";
+    if (!st && ny > 1 && !o->ylabel)
+        for (size_t q = 0, n = 0; q < ny; q++) {
+            char one[128];
+            xb_plot_pretty_label(yf[q], one, sizeof one);
+            n += (size_t)snprintf(ylab + n, sizeof ylab - (n < sizeof ylab ? n : sizeof ylab), "%s%s", q ? ", " : "", one);
+            if (n >= sizeof ylab) break;
+        }
+    xb_plot_opts o2 = *o;
+    if (ylab[0]) o2.ylabel = ylab;
+    c->o = &o2;
     if (!st) st = set_axes(c, xcol, ycol, flag(o->logx, 1), flag(o->logy, 1), "Scaling with size", err);
+    c->o = o;
     if (!st && !strcmp(xcol, "shape") && !o->xlabel)
         st = xb_figure_label(c->fig, XB_AXIS_X, "size (product of the shape's dimensions)", err);
     if (st) return st;
     cols cfg;
-    const char *const none[] = { xcol, ycol, "shape", "size", NULL };
+    const char *none[MAXY + 4] = { xcol, "shape", "size" };
+    for (size_t q = 0; q < ny; q++) none[3 + q] = yf[q];
+    none[3 + ny] = NULL;
     varying_config(&c->ts, none, &cfg);
     const char *colorcol = o->color ? o->color : has_col(&c->ts, "bench") ? "bench" : NULL;
     if (o->color) st = need_col(&c->ts, o->color, "--color", err);
@@ -1005,38 +1027,42 @@ static xb_status kind_scaling(ctx *c, xb_err *err)
     olist L = { 0 };
     size_t total = 0;
     for (size_t t = 0; t < c->ts.n; t++) total += c->ts.t[t]->nrows;
-    if (!st && !(L.o = xb_malloc((total ? total : 1) * sizeof *L.o))) st = xb_fail(err, XB_ENOMEM, "out of memory");
-    for (size_t t = 0; t < c->ts.n && !st; t++)
-        for (size_t r = 0; r < c->ts.t[t]->nrows && !st; r++) {
-            obs *p = &L.o[L.n];
-            *p = (obs){ .t = t, .r = r, .n = 1 };
-            const char *sx = cell(&c->ts, t, r, xcol);
-            if (!sx[0]) continue;                    /* lines of another benchmark */
-            if (!strcmp(xcol, "shape")) {
-                p->x = shape_size(sx);
-                if (!(p->x > 0))
-                    st = xb_fail(err, XB_EINVAL, "%s:%d: shape '%s' is not of the form AxBxC",
-                                 c->ts.t[t]->name, c->ts.t[t]->line[r], sx);
-            } else st = num(&c->ts, t, r, xcol, &p->x, err);
-            if (!st && !cell(&c->ts, t, r, ycol)[0]) continue;
-            if (!st) st = num(&c->ts, t, r, ycol, &p->y, err);
-            if (!st && logx) st = check_log(&c->ts, t, r, xcol, p->x, "x", err);
-            if (!st && logy) st = check_log(&c->ts, t, r, ycol, p->y, "y", err);
-            L.n++;
-        }
-    if (!st && !L.n) st = xb_fail(err, XB_EINVAL, "%s: no line has both '%s' and '%s'", c->ts.t[0]->name, xcol, ycol);
+    if (!st && !(L.o = xb_malloc((total ? total : 1) * ny * sizeof *L.o))) st = xb_fail(err, XB_ENOMEM, "out of memory");
     const char *const skip[] = { "seed", "repeat", "run", NULL };
+    for (size_t q = 0; q < ny && !st; q++)
+        for (size_t t = 0; t < c->ts.n && !st; t++)
+            for (size_t r = 0; r < c->ts.t[t]->nrows && !st; r++) {
+                obs *p = &L.o[L.n];
+                *p = (obs){ .t = t, .r = r, .n = 1 };
+                const char *sx = cell(&c->ts, t, r, xcol);
+                if (!sx[0]) continue;                    /* lines of another benchmark */
+                if (!strcmp(xcol, "shape")) {
+                    p->x = shape_size(sx);
+                    if (!(p->x > 0))
+                        st = xb_fail(err, XB_EINVAL, "%s:%d: shape '%s' is not of the form AxBxC",
+                                     c->ts.t[t]->name, c->ts.t[t]->line[r], sx);
+                } else st = num(&c->ts, t, r, xcol, &p->x, err);
+                if (!st && !cell(&c->ts, t, r, yf[q])[0]) continue;
+                if (!st) st = num(&c->ts, t, r, yf[q], &p->y, err);
+                if (!st && logx) st = check_log(&c->ts, t, r, xcol, p->x, "x", err);
+                if (!st && logy) st = check_log(&c->ts, t, r, yf[q], p->y, "y", err);
+                char k[KEYLEN];
+                make_key(&c->ts, t, r, &cfg, skip, k, KEYLEN);
+                snprintf(p->key, KEYLEN, "%.300s|y=%zu|x=%.17g", k, q, p->x);
+                L.n++;
+            }
+    if (!st && !L.n) st = xb_fail(err, XB_EINVAL, "%s: no line has both '%s' and '%s'", c->ts.t[0]->name, xcol, ycol);
     char (*cval)[VALLEN] = NULL;
     char (*rest)[KEYLEN] = NULL;
-    if (!st) {
-        for (size_t i = 0; i < L.n; i++) {
-            char k[KEYLEN];
-            make_key(&c->ts, L.o[i].t, L.o[i].r, &cfg, skip, k, KEYLEN);
-            snprintf(L.o[i].key, KEYLEN, "%.300s|x=%.17g", k, L.o[i].x);
-        }
-        st = average_by_key(&L, err);
-    }
+    if (!st) st = average_by_key(&L, err);
     if (!st) st = labels_of(c, &L, &cfg, colorcol, skip, &cval, &rest, err);
+    for (size_t i = 0; i < L.n && !st && ny > 1; i++) {   /* the field joins the series name */
+        const char *yq = strstr(L.o[i].key, "|y=");
+        const size_t q = yq ? strtoul(yq + 3, NULL, 10) : 0;
+        char tmp[KEYLEN];
+        snprintf(tmp, sizeof tmp, "%.300s%s%s", rest[i], rest[i][0] ? ", " : "", yf[q < ny ? q : 0]);
+        snprintf(rest[i], KEYLEN, "%s", tmp);
+    }
     /* The slope of log y against log x (GSL least squares) goes into each label: cost
      * that grows as rows x cols has slope 1 against their product. */
     levels C = { 0 }, R = { 0 };
@@ -1063,7 +1089,7 @@ static xb_status kind_scaling(ctx *c, xb_err *err)
             snprintf(sfx[k], sizeof sfx[k], " (slope %.2f)", c1);
             const char *rv = R.v[k % R.n];
             st = report(c, err, "slope %.3f\t%s%s%s\t(log10 %s vs log10 %s, %zu sizes)\n", c1,
-                        C.v[k / R.n], rv[0] && C.v[k / R.n][0] ? ", " : "", rv, ycol,
+                        C.v[k / R.n], rv[0] && C.v[k / R.n][0] ? ", " : "", rv, ny > 1 ? "y" : ycol,
                         strcmp(xcol, "shape") ? xcol : "size", m);
         }
         sp[k] = sfx[k];

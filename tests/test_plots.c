@@ -513,6 +513,13 @@ static void test_scaling_slope(void)
     CU_ASSERT(strstr(p.report, "slope 2.000\tquad\t") != NULL);
     CU_ASSERT(strstr(p.report, "5 sizes") != NULL);          /* repeats merged: 16..256 */
     xb_plot_clear(&p);
+    strcat(buf, "{\"bench\":\"lin\",\"shape\":\"8x8\",\"time_us\":192,\"ref_us\":64}\n"
+                "{\"bench\":\"lin\",\"shape\":\"16x16\",\"ref_us\":512}\n");
+    CU_ASSERT_FATAL(make_plot(XB_PLOT_SCALING, buf, "s2.jsonl", &p, &err, NULL, "time_us,ref_us") == XB_OK);
+    CU_ASSERT(strstr(p.report, "slope 1.000\tlin, time_us\t") != NULL);   /* 8x8 joins the line */
+    CU_ASSERT(strstr(p.report, "slope 1.500\tlin, ref_us\t") != NULL);    /* 64 -> 512: 2^3 over 2^2 */
+    CU_ASSERT(strstr(p.report, "slope 2.000\tquad, time_us\t") != NULL);
+    xb_plot_clear(&p);
 }
 
 /* Every allocation failure on the way to a figure is reported and leaks nothing
