@@ -118,12 +118,26 @@ void xb_ticks_log(double lo, double hi, xb_ticks *t)
             snprintf(t->label[t->n], XB_TICK_LABEL, "10^%d", k);
             t->n++;
         }
+        const int few = k1 - k0 + 1 <= 2;     /* about one decade: label 2 and 5 times too */
         if (every == 1)
             for (int k = k0 - 1; k <= k1; k++)
                 for (int m = 2; m <= 9 && t->nminor < XB_TICKS_MAX; m++) {
                     const double v = m * pow(10, k);
-                    if (v >= lo * (1 - eps) && v <= hi * (1 + eps)) t->minor[t->nminor++] = v;
+                    if (v < lo * (1 - eps) || v > hi * (1 + eps)) continue;
+                    if (few && (m == 2 || m == 5) && t->n < XB_TICKS_MAX) {
+                        t->v[t->n] = v;
+                        snprintf(t->label[t->n], XB_TICK_LABEL, "%d\xc3\x97" "10^%d", m, k);   /* × */
+                        t->n++;
+                    } else t->minor[t->nminor++] = v;
                 }
+        for (size_t i = 1; i < t->n; i++)      /* into increasing order (insertion sort) */
+            for (size_t j = i; j > 0 && t->v[j] < t->v[j - 1]; j--) {
+                const double v = t->v[j];
+                char l[XB_TICK_LABEL];
+                memcpy(l, t->label[j], XB_TICK_LABEL);
+                t->v[j] = t->v[j - 1]; memcpy(t->label[j], t->label[j - 1], XB_TICK_LABEL);
+                t->v[j - 1] = v; memcpy(t->label[j - 1], l, XB_TICK_LABEL);
+            }
         return;
     }
     static const int mant[] = { 1, 2, 5 };          /* less than two decades: 1-2-5 labels */

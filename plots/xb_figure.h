@@ -48,7 +48,8 @@ typedef struct xb_ticks {
  * `target` of them; labels carry as many decimals as the step needs. */
 void xb_ticks_linear(double lo, double hi, int target, xb_ticks *t);
 /* Log ticks: every decade (or every k-th if there are too many) inside [lo, hi], 0 < lo < hi,
- * labelled "10^k"; if fewer than two decades fall inside, 1-2-5 ticks labelled like %g. */
+ * labelled "10^k"; with only two decades inside, also 2 and 5 times them ("2×10^k"); with
+ * fewer than two, 1-2-5 ticks labelled like %g. */
 void xb_ticks_log(double lo, double hi, xb_ticks *t);
 /* Automatic range around data [lo, hi]: linear axes get 5 % margins; log axes go out to
  * the enclosing decades (after a 2 % margin), so decades are labelled at both ends. */

@@ -90,6 +90,7 @@ static int is_measure(const char *name)
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         if (strstr(name, words[i])) return 1;
     if (!strncmp(name, "samples", 7) || !strcmp(name, "step")) return 1;   /* progress counters */
+    if (!strncmp(name, "n_", 2)) return 1;                 /* operation counts (n_read, n_adc) */
     return unit_of(name) != NULL;
 }
 
@@ -131,6 +132,51 @@ static xb_status tset_read(tset *ts, const char *const *paths, size_t n, int jso
                                    : xb_csv_read(paths[i], &o, &ts->t[i], err);
         if (st) { tset_free(ts); return st; }
         ts->n = i + 1;
+    }
+    return XB_OK;
+}
+
+/* "file": the input's name as a column, when asked for (--color file), so runs that
+ * results.csv does not tell apart (a key missing from its columns) stay apart. The name
+ * is the file's without directory and extension, or its directory's for results.csv. */
+static void short_name(const char *path, char *buf, size_t len)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    char *slash = strrchr(tmp, '/'), *base = slash ? slash + 1 : tmp, *dot = strrchr(base, '.');
+    if (dot && dot != base) *dot = '\0';
+    if (!strcmp(base, "results") && slash && slash != tmp) {
+        *slash = '\0';
+        char *up = strrchr(tmp, '/');
+        base = up ? up + 1 : tmp;
+    }
+    snprintf(buf, len, "%.200s", base);
+}
+
+static xb_status tset_add_file_column(tset *ts, xb_err *err)
+{
+    for (size_t i = 0; i < ts->n; i++) {
+        xb_csv *t = ts->t[i];
+        if (xb_csv_col(t, "file") >= 0) continue;
+        char name[256];
+        short_name(t->name, name, sizeof name);
+        char **head = xb_malloc((t->ncols + 1) * sizeof *head);
+        char **cellv = xb_calloc(t->nrows * (t->ncols + 1), sizeof *cellv);
+        char *fh = xb_strdup("file");
+        int fail = !head || !cellv || !fh;
+        for (size_t r = 0; r < t->nrows && !fail; r++)
+            fail = !(cellv[r * (t->ncols + 1) + t->ncols] = xb_strdup(name));
+        if (fail) {
+            for (size_t r = 0; cellv && r < t->nrows; r++) xb_free(cellv[r * (t->ncols + 1) + t->ncols]);
+            xb_free(head); xb_free(cellv); xb_free(fh);
+            return xb_fail(err, XB_ENOMEM, "out of memory");
+        }
+        memcpy(head, t->head, t->ncols * sizeof *head);
+        head[t->ncols] = fh;
+        for (size_t r = 0; r < t->nrows; r++)
+            memcpy(cellv + r * (t->ncols + 1), t->cell + r * t->ncols, t->ncols * sizeof *cellv);
+        xb_free(t->head); xb_free(t->cell);
+        t->head = head; t->cell = cellv; t->ncols++;
     }
     return XB_OK;
 }
@@ -1114,6 +1160,9 @@ xb_status xb_plot_make(const xb_plot_opts *o, const char *const *inputs, size_t 
     if (!ninputs) return xb_fail(err, XB_EINVAL, "%s: no input file", xb_plot_kind_names[o->kind]);
     ctx c = { .o = o };
     xb_status st = tset_read(&c.ts, inputs, ninputs, o->kind == XB_PLOT_SCALING, err);
+    const char *const asked[] = { o->x, o->y, o->z, o->color };
+    for (int k = 0; k < 4 && !st; k++)
+        if (asked[k] && !strcmp(asked[k], "file")) { st = tset_add_file_column(&c.ts, err); break; }
     if (!st) st = xb_figure_alloc(&c.fig, o->width ? o->width : 960, o->height ? o->height : 640, err);
     if (!st) switch (o->kind) {
         case XB_PLOT_ENERGY_ACCURACY: st = kind_energy_accuracy(&c, err); break;

@@ -5,13 +5,15 @@
  * Column roles in a results table (names as experiments/ writes them):
  *   measurements   names containing accuracy, energy, loss, time, wall, rate, gflops, ratio,
  *                  conductance, or ending in a unit: _J _s _S _W _A _V _ms _us _ns _Hz;
- *                  also `samples` and `step` (progress counters, like epoch)
+ *                  also samples*, `step` (progress counters) and n_* (operation counts)
  *   seed           repeats: averaged (mean +- sd over seeds)
  *   epoch          by default only each run's last epoch is kept (not in `learning`, where
  *                  epoch is the x axis)
  *   eval_task      energy-accuracy averages over it (the mean accuracy over tasks)
  *   every other column is configuration; those whose value varies form the series.
  * Several inputs are read as one table; a column a kind needs must be in every input.
+ * The column name `file` (in --color, --x, --y, --z) means the input file (its name, or its
+ * directory's for .../results.csv) where the inputs have no such column.
  *
  * Errors name the file (and line where there is one) and the column: missing column,
  * empty table, a cell that is not a number, a non-positive value on a log axis. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/xb_mem.h"
 #include "plots/xb_figure.h"
@@ -45,6 +46,14 @@ static void test_log_ticks_decades(void)
     CU_ASSERT_EQUAL(t.n, 4);
     CU_ASSERT_STRING_EQUAL(t.label[0], "10^0");
     CU_ASSERT_STRING_EQUAL(t.label[3], "10^3");
+    xb_ticks_log(1e-8, 1e-7, &t);                      /* one decade: 2x and 5x labelled too */
+    CU_ASSERT_EQUAL_FATAL(t.n, 4);
+    CU_ASSERT_STRING_EQUAL(t.label[0], "10^-8");
+    CU_ASSERT_STRING_EQUAL(t.label[1], "2\xc3\x97" "10^-8");
+    CU_ASSERT_STRING_EQUAL(t.label[2], "5\xc3\x97" "10^-8");
+    CU_ASSERT_STRING_EQUAL(t.label[3], "10^-7");
+    CU_ASSERT_DOUBLE_EQUAL(t.v[1] / 2e-8, 1.0, 1e-12);
+    CU_ASSERT_EQUAL(t.nminor, 6);                      /* 3, 4, 6, 7, 8, 9 */
     xb_ticks_log(1e-30, 1e10, &t);                     /* 41 decades: thinned, evenly */
     CU_ASSERT(t.n >= 5 && t.n <= 9);
     for (size_t k = 1; k < t.n; k++)
@@ -490,6 +499,36 @@ static void test_task_sequence(void)
     xb_plot_clear(&p);
 }
 
+/* Two runs that results.csv does not tell apart (a swept key missing from its columns)
+ * merge; --color file keeps them apart, named by their directories. */
+static void test_file_column(void)
+{
+    const char *a = "seed,epoch,accuracy,energy_per_sample_J\n1,1,0.5,1e-9\n";
+    const char *b = "seed,epoch,accuracy,energy_per_sample_J\n1,1,0.7,3e-9\n";
+    char d[4096], pa[4200], pb[4200];
+    xb_test_path("runA", d, sizeof d);
+    CU_ASSERT_FATAL(mkdir(d, 0700) == 0);
+    snprintf(pa, sizeof pa, "%s/results.csv", d);
+    xb_test_path("runB.csv", pb, sizeof pb);
+    FILE *f = fopen(pa, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs(a, f);
+    fclose(f);
+    xb_test_write("runB.csv", b, strlen(b), pb, sizeof pb);
+    const char *in[2] = { pa, pb };
+    xb_plot_opts o = { .kind = XB_PLOT_ENERGY_ACCURACY, .logx = -1, .logy = -1 };
+    xb_plot p = { 0 };
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(xb_plot_make(&o, in, 2, &p, &err) == XB_OK);
+    CU_ASSERT(strstr(p.report, "accuracy=0.6000\tsd=0.0000\tn=1\t(one configuration)") != NULL); /* one run */
+    xb_plot_clear(&p);
+    o.color = "file";
+    CU_ASSERT_FATAL(xb_plot_make(&o, in, 2, &p, &err) == XB_OK);
+    CU_ASSERT(strstr(p.report, "accuracy=0.5000\tsd=0.0000\tn=1\tfile=runA\n") != NULL);
+    CU_ASSERT(strstr(p.report, "accuracy=0.7000\tsd=0.0000\tn=1\tfile=runB\n") != NULL);
+    xb_plot_clear(&p);
+}
+
 /* Scaling: sizes from "AxB" shapes (or a size field), repeats averaged, and the GSL
  * log-log slope in the report. Repeats at t*1.1 and t/1.1 average to t times a constant,
  * so time = 3*size gives slope 1 and time = size^2 slope 2, exactly. */
@@ -555,5 +594,6 @@ XB_SUITE(plots, XB_TEST(test_map_linear_log), XB_TEST(test_log_ticks_decades),
          XB_TEST(test_auto_log_axis), XB_TEST(test_heatmap_cells), XB_TEST(test_pareto_hand_cases),
          XB_TEST(test_pareto_matches_definition), XB_TEST(test_png_roundtrip),
          XB_TEST(test_bad_input), XB_TEST(test_energy_accuracy_reduction),
-         XB_TEST(test_sweep_learning_table), XB_TEST(test_task_sequence), XB_TEST(test_scaling_slope),
+         XB_TEST(test_sweep_learning_table), XB_TEST(test_task_sequence), XB_TEST(test_file_column),
+         XB_TEST(test_scaling_slope),
          XB_TEST(test_alloc_failures))
