@@ -119,29 +119,19 @@ int xb_cmd_plot(int argc, char **argv)
     if (rc >= 0) { xb_free(inputs); return rc; }
 
     xb_err err = { 0 };
-    xb_plot p = { 0 };
-    char hbuf[32];
-    char *cmd = NULL, *src = NULL;
-    xb_status st = xb_plot_make(&o, inputs, (size_t)ninputs, &p, &err);
-    if (!st && !hash) { st = xb_plot_hash_files(inputs, (size_t)ninputs, hbuf, sizeof hbuf, &err); hash = hbuf; }
+    char *report = NULL;
+    char *args = join(argc, (const char *const *)argv, " ", 1);
+    char *cmd = args ? xb_malloc(strlen(args) + 7) : NULL;
+    xb_status st = cmd ? XB_OK : xb_fail(&err, XB_ENOMEM, "out of memory");
     if (!st) {
-        if (o.measured) inputs[ninputs++] = o.measured;
-        char *args = join(argc, (const char *const *)argv, " ", 1);
-        if (args && (cmd = xb_malloc(strlen(args) + 7))) sprintf(cmd, "xbemu %s", args);
-        xb_free(args);
-        src = join(ninputs, inputs, ", ", 0);
-        if (!cmd || !src) st = xb_fail(&err, XB_ENOMEM, "out of memory");
+        sprintf(cmd, "xbemu %s", args);
+        st = xb_plot_write(&o, inputs, (size_t)ninputs, out, cmd, hash, &report, &err);
     }
     if (!st) {
-        const xb_png_meta meta = { .command = cmd, .config_hash = hash, .source = src };
-        st = xb_figure_write_png(p.fig, out, &meta, &err);
-    }
-    if (!st) {
-        if (p.report) fputs(p.report, stdout);
+        if (report) fputs(report, stdout);
         printf("wrote %s\n", out);
     }
-    xb_plot_clear(&p);
     xb_figure_cleanup();                    /* font caches: a clean exit for LeakSanitizer */
-    xb_free(cmd); xb_free(src); xb_free(inputs);
+    xb_free(report); xb_free(cmd); xb_free(args); xb_free(inputs);
     return st ? xb_cli_report(&err) : XB_EXIT_OK;
 }

@@ -1180,6 +1180,43 @@ xb_status xb_plot_make(const xb_plot_opts *o, const char *const *inputs, size_t 
     return XB_OK;
 }
 
+xb_status xb_plot_write(const xb_plot_opts *o, const char *const *inputs, size_t ninputs,
+                        const char *out_png, const char *command, const char *config_hash,
+                        char **report, xb_err *err)
+{
+    if (report) *report = NULL;
+    xb_plot p = { 0 };
+    char hash[32];
+    xb_status st = xb_plot_make(o, inputs, ninputs, &p, err);
+    if (!st && !config_hash) {             /* crc32 of the inputs and the measured file */
+        const char **all = xb_malloc((ninputs + 1) * sizeof *all);
+        if (!all) st = xb_fail(err, XB_ENOMEM, "out of memory");
+        else {
+            memcpy(all, inputs, ninputs * sizeof *all);
+            if (o->measured) all[ninputs] = o->measured;
+            st = xb_plot_hash_files(all, ninputs + (o->measured != NULL), hash, sizeof hash, err);
+            config_hash = hash;
+            xb_free(all);
+        }
+    }
+    size_t len = 1;
+    for (size_t i = 0; i < ninputs; i++) len += strlen(inputs[i]) + 2;
+    if (o->measured) len += strlen(o->measured) + 2;
+    char *src = st ? NULL : xb_malloc(len);
+    if (!st && !src) st = xb_fail(err, XB_ENOMEM, "out of memory");
+    if (!st) {
+        size_t n = 0;
+        for (size_t i = 0; i < ninputs; i++) n += (size_t)snprintf(src + n, len - n, "%s%s", i ? ", " : "", inputs[i]);
+        if (o->measured) snprintf(src + n, len - n, ", %s", o->measured);
+        const xb_png_meta meta = { .command = command, .config_hash = config_hash, .source = src };
+        st = xb_figure_write_png(p.fig, out_png, &meta, err);
+    }
+    if (!st && report) { *report = p.report; p.report = NULL; }
+    xb_free(src);
+    xb_plot_clear(&p);
+    return st;
+}
+
 /* ---- JSON lines and hashes -------------------------------------------------------- */
 
 xb_status xb_plot_read_jsonl(const char *path, xb_csv **out, xb_err *err)

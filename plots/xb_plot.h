@@ -61,6 +61,15 @@ xb_status xb_plot_make(const xb_plot_opts *o, const char *const *inputs, size_t 
                        xb_plot *out, xb_err *err);
 void xb_plot_clear(xb_plot *p);
 
+/* Make the figure and write it as PNG in one call (what `xbemu plot` does; also for a
+ * sweep that ends with its figure). command and config_hash go into the tEXt chunks
+ * (config_hash NULL: crc32 of the inputs); Source lists the inputs (and the measured
+ * file). On success *report (may be NULL) receives the stdout lines, for the caller to
+ * print and xb_free; it may be NULL when there are none. */
+xb_status xb_plot_write(const xb_plot_opts *o, const char *const *inputs, size_t ninputs,
+                        const char *out_png, const char *command, const char *config_hash,
+                        char **report, xb_err *err);
+
 /* Benchmark JSON lines (one flat object per line; blank and # lines skipped) as a table:
  * the union of the keys in order of first appearance; numbers, strings, booleans as text;
  * absent keys are "". Row lines are the JSON line numbers. */
