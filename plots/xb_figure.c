@@ -92,14 +92,16 @@ void xb_ticks_linear(double lo, double hi, int target, xb_ticks *t)
     const double step = nice_step(hi - lo, target);
     const double big = fmax(fabs(lo), fabs(hi));
     const int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
-    const int sci = big >= 1e6 || big < 1e-3;      /* %g keeps such labels short */
+    const int sci = big >= 1e6 || big < 1e-3;      /* a common factor 10^exp10 */
+    t->exp10 = sci ? (int)floor(log10(big)) : 0;
+    const double scale = pow(10.0, -t->exp10), ms = step * scale;
+    const int mdec = ms >= 1 ? 0 : (int)ceil(-log10(ms) - 1e-9);
     const double eps = step * 1e-9;
     for (double k = ceil((lo - eps) / step); t->n < XB_TICKS_MAX; k++) {
         const double v = k * step;
         if (v > hi + eps) break;
         t->v[t->n] = fabs(v) < eps ? 0.0 : v;
-        if (sci) snprintf(t->label[t->n], XB_TICK_LABEL, "%.3g", t->v[t->n]);
-        else fmt_fixed(t->label[t->n], t->v[t->n], dec);
+        fmt_fixed(t->label[t->n], sci ? t->v[t->n] * scale : t->v[t->n], sci ? mdec : dec);
         t->n++;
     }
 }
@@ -649,6 +651,8 @@ static void compute_layout(xb_figure *f, cairo_t *cr, layout *L)
         if (tw > room) L->fs_title *= fmax(room / tw, 0.5);
     }
     if (f->title) top = 1.6 * L->pad + text_box(cr, f->title, L->fs_title, 0).asc + text_box(cr, "g", L->fs_title, 0).desc;
+    if (f->ax[1].ticks.exp10 || (f->z && f->zt.exp10))   /* room for "×10^k" above the axis */
+        top = fmax(top, L->pad + 1.3 * hy);
     double right = L->pad;
     if (tx->n) right = fmax(right, 0.5 * text_box(cr, tx->label[tx->n - 1], L->fs_tick, 1).w + 0.5 * L->pad);
     if (f->z) {
@@ -842,6 +846,15 @@ static void draw_axes(xb_figure *f, cairo_t *cr, const layout *L)
     cairo_set_line_width(cr, 1.5 * f->s);
     cairo_rectangle(cr, b[0], b[1], b[2] - b[0], b[3] - b[1]);
     cairo_stroke(cr);
+    char e[48];
+    if (f->ax[1].ticks.exp10) {
+        snprintf(e, sizeof e, "\xc3\x97" "10^%d", f->ax[1].ticks.exp10);
+        draw_text(cr, e, b[0], b[1] - 0.3 * L->pad, -1, 1, L->fs_tick, 1);
+    }
+    if (f->ax[0].ticks.exp10) {
+        snprintf(e, sizeof e, "\xc3\x97" "10^%d", f->ax[0].ticks.exp10);
+        draw_text(cr, e, b[2], b[3] + L->ticklen + 0.4 * L->pad, 1, -1, L->fs_tick, 1);
+    }
     cairo_set_source_rgb(cr, 0, 0, 0);
     if (f->ax[0].label) draw_text(cr, f->ax[0].label, 0.5 * (b[0] + b[2]), f->h - L->pad, 0, 1, L->fs_label, 0);
     if (f->ax[1].label) {
@@ -894,6 +907,11 @@ static void draw_colorbar(xb_figure *f, cairo_t *cr, const layout *L)
         cairo_move_to(cr, x1, y); cairo_line_to(cr, x1 + L->ticklen, y); cairo_stroke(cr);
         draw_text(cr, f->zt.label[i], x1 + L->ticklen + 0.5 * L->pad, y, -1, 0, L->fs_tick, 1);
         wmax = fmax(wmax, text_box(cr, f->zt.label[i], L->fs_tick, 1).w);
+    }
+    if (f->zt.exp10) {
+        char e[48];
+        snprintf(e, sizeof e, "\xc3\x97" "10^%d", f->zt.exp10);
+        draw_text(cr, e, x0, y0 - 0.3 * L->pad, -1, 1, L->fs_tick, 1);
     }
     if (f->zlabel) {
         cairo_save(cr);

@@ -43,9 +43,12 @@ typedef struct xb_ticks {
     char label[XB_TICKS_MAX][XB_TICK_LABEL];
     size_t nminor;
     double minor[XB_TICKS_MAX];
+    int exp10;              /* linear axes of very large or small numbers: labels are v/10^exp10 */
 } xb_ticks;
 /* Nice linear ticks (steps 1, 2 or 5 times a power of ten) inside [lo, hi], about
- * `target` of them; labels carry as many decimals as the step needs. */
+ * `target` of them; labels carry as many decimals as the step needs. Values of 1e6 and
+ * more, or all below 1e-3, are labelled as mantissas of a common 10^exp10, which the
+ * figure writes once at the end of the axis ("×10^-5"). */
 void xb_ticks_linear(double lo, double hi, int target, xb_ticks *t);
 /* Log ticks: every decade (or every k-th if there are too many) inside [lo, hi], 0 < lo < hi,
  * labelled "10^k"; with only two decades inside, also 2 and 5 times them ("2×10^k"); with

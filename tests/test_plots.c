@@ -83,7 +83,17 @@ static void test_linear_ticks_nice(void)
     CU_ASSERT_STRING_EQUAL(t.label[0], "-2");
     CU_ASSERT_STRING_EQUAL(t.label[1], "0");
     CU_ASSERT_STRING_EQUAL(t.label[4], "6");
+    xb_ticks_linear(0, 2e-5, 5, &t);                   /* a conductance in S: x 10^-5 */
+    CU_ASSERT_EQUAL_FATAL(t.n, 5);
+    CU_ASSERT_EQUAL(t.exp10, -5);
+    CU_ASSERT_STRING_EQUAL(t.label[1], "0.5");
+    CU_ASSERT_STRING_EQUAL(t.label[4], "2.0");
+    CU_ASSERT_DOUBLE_EQUAL(t.v[4], 2e-5, 1e-18);
+    xb_ticks_linear(0, 3e6, 4, &t);                    /* large: x 10^6 */
+    CU_ASSERT_EQUAL(t.exp10, 6);
+    CU_ASSERT_STRING_EQUAL(t.label[t.n - 1], "3");
     xb_ticks_linear(0.6312, 0.8201, 6, &t);            /* steps are 1, 2 or 5 x 10^k */
+    CU_ASSERT_EQUAL(t.exp10, 0);
     CU_ASSERT(t.n >= 3 && t.n <= 12);
     const double step = t.v[1] - t.v[0], m = step / pow(10, floor(log10(step) + 1e-9));
     CU_ASSERT(fabs(m - 1) < 1e-6 || fabs(m - 2) < 1e-6 || fabs(m - 5) < 1e-6);
