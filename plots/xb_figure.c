@@ -5,6 +5,8 @@
  * size to it, so a larger figure is the same drawing at a higher resolution. Text at the
  * reference size is 20-24 px: about 8-9 pt when 960 px is printed as a 3.5-inch column. */
 #include <cairo.h>
+#include <cairo-pdf.h>
+#include <cairo-svg.h>
 #include <fontconfig/fontconfig.h>
 #include <float.h>
 #include <math.h>
@@ -19,6 +21,7 @@
 #define FONT "DejaVu Sans"
 #define XB_PI 3.14159265358979323846
 enum { REF_W = 960, REF_H = 640, MAX_DIM = 8192 };
+#define REF_DPI 150.0           /* 960 px = 6.4 in: text 10-12 pt, as matplotlib's defaults */
 
 typedef enum { IT_SERIES, IT_BAND, IT_TEXT, IT_VLINE } item_kind;
 typedef struct item {
@@ -40,7 +43,7 @@ typedef struct axis {
 
 struct xb_figure {
     int w, h;
-    double s;
+    double s, ts;               /* size scale (w, h vs 960 x 640); extra text scale */
     char *title;
     axis ax[2];
     int flip_y;
@@ -246,6 +249,7 @@ xb_status xb_figure_alloc(xb_figure **out, int width, int height, xb_err *err)
     if (!f) return xb_fail(err, XB_ENOMEM, "figure: out of memory");
     f->w = width; f->h = height;
     f->s = fmin((double)width / REF_W, (double)height / REF_H);
+    f->ts = 1.0;
     *out = f;
     return XB_OK;
 }
@@ -325,6 +329,15 @@ xb_status xb_figure_ticks(xb_figure *f, xb_axis_id a, const double *v, const cha
 }
 
 void xb_figure_flip_y(xb_figure *f) { f->flip_y = 1; }
+
+xb_status xb_figure_text_scale(xb_figure *f, double k, xb_err *err)
+{
+    if (!(k >= 0.5 && k <= 3))
+        return xb_fail(err, XB_ERANGE, "text scale %g is outside [0.5, 3]", k);
+    f->ts = k;
+    clear_render(f);
+    return XB_OK;
+}
 
 static xb_status push_item(xb_figure *f, item *it, xb_err *err)
 {
@@ -636,7 +649,8 @@ static int ticks_numeric(const xb_ticks *t)
 static void compute_layout(xb_figure *f, cairo_t *cr, layout *L)
 {
     const double s = f->s;
-    *L = (layout){ .fs_tick = 20 * s, .fs_label = 22 * s, .fs_title = 24 * s, .fs_legend = 19 * s,
+    const double k = s * f->ts;
+    *L = (layout){ .fs_tick = 20 * k, .fs_label = 22 * k, .fs_title = 24 * k, .fs_legend = 19 * k,
                    .ticklen = 7 * s, .pad = 12 * s, .cb_w = 24 * s, .cb_gap = 18 * s };
     const xb_ticks *tx = &f->ax[0].ticks, *ty = &f->ax[1].ticks;
     const double hy = text_box(cr, "0^1", L->fs_tick, 1).asc + text_box(cr, "0", L->fs_tick, 1).desc;
@@ -1042,13 +1056,14 @@ static void draw_legend(xb_figure *f, cairo_t *cr, const layout *L, const legend
     }
 }
 
-xb_status xb_figure_render(xb_figure *f, xb_err *err)
+/* Draw the whole figure on a cairo surface whose unit is `unit` figure pixels (1 for the
+ * image; points per pixel for PDF and SVG). */
+static xb_status draw_on(xb_figure *f, cairo_surface_t *surf, double unit, xb_err *err)
 {
-    clear_render(f);
     if (f->z && (f->ax[0].scale != XB_SCALE_LINEAR || f->ax[1].scale != XB_SCALE_LINEAR))
         return xb_fail(err, XB_EINVAL, "a heatmap needs linear axes");
-    f->surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, f->w, f->h);
-    cairo_t *cr = cairo_create(f->surf);
+    cairo_t *cr = cairo_create(surf);
+    cairo_scale(cr, unit, unit);
     cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
@@ -1069,12 +1084,21 @@ xb_status xb_figure_render(xb_figure *f, xb_err *err)
         if (f->z) draw_colorbar(f, cr, &L);
         draw_legend(f, cr, &L, &g);
     }
+    cairo_show_page(cr);
     const cairo_status_t cs = cairo_status(cr);
     cairo_destroy(cr);
-    cairo_surface_flush(f->surf);
+    cairo_surface_flush(surf);
     if (!st && cs != CAIRO_STATUS_SUCCESS)
         st = xb_fail(err, cs == CAIRO_STATUS_NO_MEMORY ? XB_ENOMEM : XB_EIO, "drawing the figure: %s",
                      cairo_status_to_string(cs));
+    return st;
+}
+
+xb_status xb_figure_render(xb_figure *f, xb_err *err)
+{
+    clear_render(f);
+    f->surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, f->w, f->h);
+    const xb_status st = draw_on(f, f->surf, 1.0, err);
     if (st) clear_render(f);
     return st;
 }
@@ -1140,6 +1164,8 @@ xb_status xb_figure_write_png(xb_figure *f, const char *path, const xb_png_meta 
     png_set_IHDR(png, info, (png_uint_32)f->w, (png_uint_32)f->h, 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_set_compression_level(png, 9);
+    const png_uint_32 ppm = (png_uint_32)lround(REF_DPI * f->s / 0.0254);      /* per metre */
+    png_set_pHYs(png, info, ppm, ppm, PNG_RESOLUTION_METER);
     static char key_sw[] = "Software", key_cmd[] = "Command", key_hash[] = "Config-Hash",
                 key_src[] = "Source", key_title[] = "Title";
     static char software[] = "xbemu " XB_VERSION " (git " XB_GIT_HASH ")";
@@ -1178,4 +1204,37 @@ void xb_figure_cleanup(void)
 {
     cairo_debug_reset_static_data();    /* drops cairo's references to fontconfig patterns */
     FcFini();                           /* then fontconfig's own configuration */
+}
+
+xb_status xb_figure_write_vector(xb_figure *f, const char *path, const xb_png_meta *meta,
+                                 xb_err *err)
+{
+    const char *dot = strrchr(path, '.');
+    const int pdf = dot && !strcmp(dot, ".pdf"), svg = dot && !strcmp(dot, ".svg");
+    if (!pdf && !svg) return xb_fail(err, XB_EINVAL, "%s: vector output needs .pdf or .svg", path);
+    const double unit = 72.0 / (REF_DPI * f->s);                  /* points per pixel */
+    cairo_surface_t *surf = pdf ? cairo_pdf_surface_create(path, f->w * unit, f->h * unit)
+                                : cairo_svg_surface_create(path, f->w * unit, f->h * unit);
+    if (cairo_surface_status(surf)) {
+        const cairo_status_t cs = cairo_surface_status(surf);
+        cairo_surface_destroy(surf);
+        return xb_fail(err, XB_EIO, "cannot write %s: %s", path, cairo_status_to_string(cs));
+    }
+    if (pdf) {
+        char kw[1024];
+        snprintf(kw, sizeof kw, "Config-Hash=%s; Source=%s", meta && meta->config_hash ? meta->config_hash : "",
+                 meta && meta->source ? meta->source : "");
+        const char *title = meta && meta->title ? meta->title : f->title;
+        if (title) cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_TITLE, title);
+        cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_CREATOR, "xbemu " XB_VERSION " (git " XB_GIT_HASH ")");
+        if (meta && meta->command) cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_SUBJECT, meta->command);
+        cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_KEYWORDS, kw);
+    }
+    xb_status st = draw_on(f, surf, unit, err);
+    cairo_surface_finish(surf);
+    const cairo_status_t cs = cairo_surface_status(surf);
+    cairo_surface_destroy(surf);
+    if (!st && cs) st = xb_fail(err, XB_EIO, "cannot write %s: %s", path, cairo_status_to_string(cs));
+    if (st) remove(path);
+    return st;
 }

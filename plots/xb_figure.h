@@ -97,6 +97,8 @@ xb_status xb_figure_range(xb_figure *f, xb_axis_id a, double lo, double hi, xb_e
  * (categorical axes: device names, grid positions). */
 xb_status xb_figure_ticks(xb_figure *f, xb_axis_id a, const double *v, const char *const *labels,
                           size_t n, xb_err *err);
+/* Multiply every text size by k in [0.5, 3] (e.g. 1.5 for a figure printed one column wide). */
+xb_status xb_figure_text_scale(xb_figure *f, double k, xb_err *err);
 /* Draw y increasing downwards (matrix rows). */
 void xb_figure_flip_y(xb_figure *f);
 
@@ -141,9 +143,16 @@ typedef struct xb_png_meta {
     const char *title;        /* the figure title */
 } xb_png_meta;
 /* Render (if not yet rendered) and write an 8-bit RGB PNG with libpng; tEXt chunks
- * Software ("xbemu VERSION (git HASH)"), Command, Config-Hash, Source, Title. */
+ * Software ("xbemu VERSION (git HASH)"), Command, Config-Hash, Source, Title, and a pHYs
+ * chunk of 150 dpi at the 960 x 640 reference size (6.4 inches wide, text 10-12 pt, as
+ * matplotlib's defaults), so documents place it at a sensible size. */
 xb_status xb_figure_write_png(xb_figure *f, const char *path, const xb_png_meta *meta,
                               xb_err *err);
+/* The same figure as vector graphics, by the extension of path: .pdf (metadata: Title,
+ * Creator = Software, Subject = Command, Keywords = Config-Hash and Source) or .svg (no
+ * metadata). Sized in points at the PNG's 150-dpi reference. */
+xb_status xb_figure_write_vector(xb_figure *f, const char *path, const xb_png_meta *meta,
+                                 xb_err *err);
 
 /* Release cairo's and fontconfig's process-wide caches, so leak checkers see a clean
  * exit. Only when no figure is alive; the next figure rebuilds them. */

@@ -1164,6 +1164,7 @@ xb_status xb_plot_make(const xb_plot_opts *o, const char *const *inputs, size_t 
     for (int k = 0; k < 4 && !st; k++)
         if (asked[k] && !strcmp(asked[k], "file")) { st = tset_add_file_column(&c.ts, err); break; }
     if (!st) st = xb_figure_alloc(&c.fig, o->width ? o->width : 960, o->height ? o->height : 640, err);
+    if (!st && o->text_scale) st = xb_figure_text_scale(c.fig, o->text_scale, err);
     if (!st) switch (o->kind) {
         case XB_PLOT_ENERGY_ACCURACY: st = kind_energy_accuracy(&c, err); break;
         case XB_PLOT_PULSE_RESPONSE: st = kind_pulse_response(&c, err); break;
@@ -1185,6 +1186,10 @@ xb_status xb_plot_write(const xb_plot_opts *o, const char *const *inputs, size_t
                         char **report, xb_err *err)
 {
     if (report) *report = NULL;
+    const char *dot = strrchr(out_png, '.');
+    const int png = dot && !strcmp(dot, ".png"), vec = dot && (!strcmp(dot, ".pdf") || !strcmp(dot, ".svg"));
+    if (!png && !vec)
+        return xb_fail(err, XB_EINVAL, "output '%s': the name must end in .png, .pdf or .svg", out_png);
     xb_plot p = { 0 };
     char hash[32];
     xb_status st = xb_plot_make(o, inputs, ninputs, &p, err);
@@ -1209,7 +1214,8 @@ xb_status xb_plot_write(const xb_plot_opts *o, const char *const *inputs, size_t
         for (size_t i = 0; i < ninputs; i++) n += (size_t)snprintf(src + n, len - n, "%s%s", i ? ", " : "", inputs[i]);
         if (o->measured) snprintf(src + n, len - n, ", %s", o->measured);
         const xb_png_meta meta = { .command = command, .config_hash = config_hash, .source = src };
-        st = xb_figure_write_png(p.fig, out_png, &meta, err);
+        st = png ? xb_figure_write_png(p.fig, out_png, &meta, err)
+                 : xb_figure_write_vector(p.fig, out_png, &meta, err);
     }
     if (!st && report) { *report = p.report; p.report = NULL; }
     xb_free(src);

@@ -46,6 +46,7 @@ typedef struct xb_plot_opts {
     int logx, logy;                     /* 1 on, 0 off, -1 the kind's default */
     const char *title, *xlabel, *ylabel, *zlabel;
     int width, height;                  /* pixels; 0 = 960 x 640 */
+    double text_scale;                  /* all text x this, in [0.5, 3]; 0 = 1 */
     int all_epochs;                     /* keep every epoch, not only each run's last */
     int table;                          /* report every plotted point (series, x, mean, sd, n) */
     const char *measured, *mx, *my;     /* pulse-response overlay file and its columns */
@@ -61,7 +62,7 @@ xb_status xb_plot_make(const xb_plot_opts *o, const char *const *inputs, size_t 
                        xb_plot *out, xb_err *err);
 void xb_plot_clear(xb_plot *p);
 
-/* Make the figure and write it as PNG in one call (what `xbemu plot` does; also for a
+/* Make the figure and write it in one call, as PNG, or PDF/SVG by out's extension (what `xbemu plot` does; also for a
  * sweep that ends with its figure). command and config_hash go into the tEXt chunks
  * (config_hash NULL: crc32 of the inputs); Source lists the inputs (and the measured
  * file). On success *report (may be NULL) receives the stdout lines, for the caller to

@@ -31,6 +31,8 @@ check data-convert-missing 1 "cannot open" -- "$X" data convert-mnist "$T/nodigi
 P=$(dirname "$0")/data/plots
 check plot-energy-accuracy 0 "Pareto front (max accuracy, min energy_per_sample_J)" -- "$X" plot energy-accuracy "$P/results_w1.csv" -o "$T/ea.png"
 check plot-png-chunks 0 "^tEXtConfig-Hash$" -- grep -a -o "tEXtConfig-Hash" "$T/ea.png"
+check plot-pdf 0 "wrote $T/ea.pdf" -- "$X" plot energy-accuracy "$P/results_w1.csv" -o "$T/ea.pdf"
+check plot-bad-extension 2 "must end in .png, .pdf or .svg" -- "$X" plot energy-accuracy "$P/results_w1.csv" -o "$T/ea.jpg"
 check plot-scaling 0 "wrote $T/sc.png" -- "$X" plot scaling "$P/bench_m1m2.jsonl" -o "$T/sc.png"
 : > "$T/empty.csv"
 check plot-empty 2 "empty.csv: empty table" -- "$X" plot energy-accuracy "$T/empty.csv" -o "$T/x.png"

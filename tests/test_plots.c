@@ -304,8 +304,8 @@ static void test_png_roundtrip(void)
     const double x[4] = { 1, 2, 3, 4 }, y[4] = { 0.2, 0.5, 0.4, 0.9 }, e[4] = { 0.05, 0.1, NAN, 0.02 };
     CU_ASSERT_FATAL(xb_figure_alloc(&f, 500, 350, &err) == XB_OK);
     CU_ASSERT(xb_figure_title(f, "round trip", &err) == XB_OK);
-    const xb_style s = xb_style_default(1, 0, 1);
-    CU_ASSERT(xb_figure_series(f, "y", x, y, e, 4, &s, NULL, &err) == XB_OK);
+    const xb_style s0 = xb_style_default(1, 0, 1);
+    CU_ASSERT(xb_figure_series(f, "y", x, y, e, 4, &s0, NULL, &err) == XB_OK);
     char path[4096];
     xb_test_path("rt.png", path, sizeof path);
     const xb_png_meta meta = { .command = "xbemu plot sweep r.csv -o rt.png",
@@ -336,6 +336,12 @@ static void test_png_roundtrip(void)
         if (!strcmp(text[i].key, "Title")) seen |= 16 * !strcmp(text[i].text, "round trip");
     }
     CU_ASSERT_EQUAL(seen, 31);
+    png_uint_32 rx = 0, ry = 0;                         /* 150 dpi at the 960-px reference */
+    int unit = -1;
+    CU_ASSERT(png_get_pHYs(png, info, &rx, &ry, &unit) != 0);
+    const double s = fmin(500.0 / 960, 350.0 / 640);
+    CU_ASSERT_EQUAL(rx, (png_uint_32)lround(150 * s / 0.0254));
+    CU_ASSERT(rx == ry && unit == PNG_RESOLUTION_METER);
     /* the decoded pixels are the rendered ones */
     png_bytepp rows = png_get_rows(png, info);
     int w, h, stride;
@@ -350,6 +356,28 @@ static void test_png_roundtrip(void)
     CU_ASSERT_EQUAL(diff, 0);
     png_destroy_read_struct(&png, &info, NULL);
     fclose(fp);
+    xb_figure_free(f);
+
+    CU_ASSERT_FATAL(xb_figure_alloc(&f, 500, 350, &err) == XB_OK);   /* vector output */
+    CU_ASSERT(xb_figure_series(f, "y", x, y, e, 4, &s0, NULL, &err) == XB_OK);
+    static const char *const ext[2] = { "v.pdf", "v.svg" }, *const magic[2] = { "%PDF-", "<?xml" },
+                             *const inside[2] = { "/Subject (xbemu plot sweep r.csv", "<svg" };
+    static char head[1 << 18];
+    for (int k = 0; k < 2; k++) {
+        char vp[4096];
+        xb_test_path(ext[k], vp, sizeof vp);
+        CU_ASSERT_FATAL(xb_figure_write_vector(f, vp, &meta, &err) == XB_OK);
+        FILE *v = fopen(vp, "rb");
+        CU_ASSERT_FATAL(v != NULL);
+        const size_t got = fread(head, 1, sizeof head - 1, v);
+        fclose(v);
+        CU_ASSERT(got > 1000 && !strncmp(head, magic[k], strlen(magic[k])));
+        int found = 0;                                  /* PDF Subject = command; svg element */
+        for (size_t i = 0; i + strlen(inside[k]) <= got && !found; i++)
+            found = !memcmp(head + i, inside[k], strlen(inside[k]));
+        CU_ASSERT(found);
+    }
+    CU_ASSERT(xb_figure_write_vector(f, "x.eps", &meta, &err) == XB_EINVAL);
     xb_figure_free(f);
 
     CU_ASSERT_FATAL(xb_figure_alloc(&f, 500, 350, &err) == XB_OK);   /* unwritable path */
