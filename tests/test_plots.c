@@ -204,6 +204,36 @@ static void test_auto_log_axis(void)
     xb_figure_free(f);
 }
 
+/* The legend goes where it hides no data: with markers at the right top and bottom and in
+ * the centre, and a line along the top, the red markers keep all their pixels when a
+ * (blue) legend entry appears. */
+static size_t marker_pixels(int with_legend, const double *x, const double *y, size_t n)
+{
+    xb_figure *f;
+    xb_err err = { 0 };
+    const xb_rgb red = { 1, 0, 0 };
+    if (xb_figure_alloc(&f, 640, 480, &err)) return 0;
+    xb_figure_range(f, XB_AXIS_X, 0, 10, &err);
+    xb_figure_range(f, XB_AXIS_Y, 0, 10, &err);
+    const xb_style s = { .color = red, .marker = XB_MARK_SQUARE, .marker_size = 20 };
+    xb_figure_series(f, NULL, x, y, NULL, n, &s, NULL, &err);     /* red: not in the legend */
+    const xb_style s2 = { .color = { 0, 0, 1 }, .line = XB_LINE_SOLID };
+    const double lx[2] = { 0.5, 9.5 }, ly[2] = { 9.5, 9.5 };        /* a line along the top */
+    xb_figure_series(f, with_legend ? "a rather long legend entry" : NULL, lx, ly, NULL, 2, &s2, NULL, &err);
+    double cx, cy;
+    const size_t k = xb_figure_render(f, &err) == XB_OK ? find_colour(f, red, &cx, &cy) : 0;
+    xb_figure_free(f);
+    return k;
+}
+
+static void test_legend_hides_nothing(void)
+{
+    const double x[4] = { 9, 9, 7, 5 }, y[4] = { 8, 0.6, 0.6, 5 };   /* right top/bottom, centre */
+    const size_t bare = marker_pixels(0, x, y, 4);
+    CU_ASSERT(bare >= 4 * 50);
+    CU_ASSERT_EQUAL(marker_pixels(1, x, y, 4), bare);
+}
+
 /* Heatmap cells show the colour map's ends: viridis #440154 at the minimum, #fde725 at
  * the maximum (matplotlib's viridis table). */
 static void test_heatmap_cells(void)
@@ -629,7 +659,7 @@ __attribute__((constructor)) static void plots_cleanup_at_exit(void) { atexit(xb
 
 XB_SUITE(plots, XB_TEST(test_map_linear_log), XB_TEST(test_log_ticks_decades),
          XB_TEST(test_linear_ticks_nice), XB_TEST(test_markers_linear), XB_TEST(test_markers_log),
-         XB_TEST(test_auto_log_axis), XB_TEST(test_heatmap_cells), XB_TEST(test_pareto_hand_cases),
+         XB_TEST(test_auto_log_axis), XB_TEST(test_legend_hides_nothing), XB_TEST(test_heatmap_cells), XB_TEST(test_pareto_hand_cases),
          XB_TEST(test_pareto_matches_definition), XB_TEST(test_png_roundtrip),
          XB_TEST(test_bad_input), XB_TEST(test_energy_accuracy_reduction),
          XB_TEST(test_sweep_learning_table), XB_TEST(test_task_sequence), XB_TEST(test_file_column),
