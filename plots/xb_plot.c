@@ -85,8 +85,8 @@ static const char *unit_of(const char *col)
 
 static int is_measure(const char *name)
 {
-    static const char *const words[] = { "accuracy", "energy", "loss", "time", "wall", "rate",
-                                         "gflops", "ratio", "conductance" };
+    static const char *const words[] = { "accuracy", "energy", "loss", "time", "wall", "gflops",
+                                         "ratio", "conductance" };   /* not "rate": learning_rate */
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         if (strstr(name, words[i])) return 1;
     if (!strncmp(name, "samples", 7) || !strcmp(name, "step")) return 1;   /* progress counters */

@@ -3,7 +3,7 @@
  * xb_figure. This is what `xbemu plot KIND INPUT... -o out.png` calls.
  *
  * Column roles in a results table (names as experiments/ writes them):
- *   measurements   names containing accuracy, energy, loss, time, wall, rate, gflops, ratio,
+ *   measurements   names containing accuracy, energy, loss, time, wall, gflops, ratio,
  *                  conductance, or ending in a unit: _J _s _S _W _A _V _ms _us _ns _Hz;
  *                  also samples*, `step` (progress counters) and n_* (operation counts)
  *   seed           repeats: averaged (mean +- sd over seeds)
