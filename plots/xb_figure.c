@@ -1163,7 +1163,7 @@ xb_status xb_figure_write_png(xb_figure *f, const char *path, const xb_png_meta 
     png_init_io(png, fp);
     png_set_IHDR(png, info, (png_uint_32)f->w, (png_uint_32)f->h, 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_set_compression_level(png, 9);
+    png_set_compression_level(png, 6);
     const png_uint_32 ppm = (png_uint_32)lround(REF_DPI * f->s / 0.0254);      /* per metre */
     png_set_pHYs(png, info, ppm, ppm, PNG_RESOLUTION_METER);
     static char key_sw[] = "Software", key_cmd[] = "Command", key_hash[] = "Config-Hash",
