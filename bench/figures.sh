@@ -17,6 +17,8 @@ mkdir -p "$O"
     --zlabel "conductance (µS)" --title "Conductance map of a 24 x 40 array (fixture data)"
 "$X" plot heatmap "$D/results_w1.csv" --x adc_bits --y device --z accuracy \
     -o "$O/heatmap-sweep.png" --title "Accuracy at the last epoch, mean of 3 seeds (fixture data)"
+"$X" plot heatmap "$D/results_cl.csv" --x eval_task --y task --z accuracy --where meta_m=10 \
+    -o "$O/heatmap-accuracy-matrix.png" --title "Accuracy matrix of continual learning, m = 10 (fixture data)"
 "$X" plot sweep "$D/results_ber.csv" --x ber --y accuracy --color bl --logx \
     -o "$O/sweep.png" --title "ST-MRAM: accuracy vs bit error rate (fixture data)"
 "$X" plot scaling "$D/bench_m1m2.jsonl" --y time_us,ref_time_us -o "$O/scaling.png" \

@@ -32,6 +32,7 @@ static int usage(FILE *f)
         "  --width W --height H pixels (default 960 x 640; 150 dpi: 6.4 x 4.3 in)\n"
         "  --text-scale K       all text K times larger, K in [0.5, 3] (1.5 for one column)\n"
         "  --all-epochs         keep every epoch, not only the last of each run\n"
+        "  --where C=V[,C=V]    keep only the rows with these values\n"
         "  --table              print every plotted point: series, x, mean, sd, n\n"
         "  --measured FILE      pulse-response: measured data, columns --mx (pulse) --my\n"
         "                       (conductance_S)\n"
@@ -93,7 +94,7 @@ int xb_cmd_plot(int argc, char **argv)
             { "--out", &out }, { "-o", &out }, { "--x", &o.x }, { "--y", &o.y }, { "--z", &o.z },
             { "--color", &o.color }, { "--title", &o.title }, { "--xlabel", &o.xlabel },
             { "--ylabel", &o.ylabel }, { "--zlabel", &o.zlabel }, { "--measured", &o.measured },
-            { "--mx", &o.mx }, { "--my", &o.my }, { "--config-hash", &hash },
+            { "--mx", &o.mx }, { "--my", &o.my }, { "--config-hash", &hash }, { "--where", &o.where },
         };
         if (xb_cli_is_help(a)) { rc = usage(stdout); break; }
         if (!strcmp(a, "--logx")) { o.logx = 1; continue; }

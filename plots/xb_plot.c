@@ -104,6 +104,7 @@ void xb_plot_pretty_label(const char *col, char *buf, size_t len)
     static const char *const known[][2] = {
         { "adc bits", "ADC bits" }, { "dac bits", "DAC bits" }, { "pulse", "pulse number" },
         { "ber", "bit error rate" }, { "bl", "bit-stream length BL" },
+        { "task", "after training task" }, { "eval task", "evaluated task" },
     };
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (!strcmp(name, known[i][0])) snprintf(name, sizeof name, "%s", known[i][1]);
@@ -178,6 +179,55 @@ static xb_status tset_add_file_column(tset *ts, xb_err *err)
         xb_free(t->head); xb_free(t->cell);
         t->head = head; t->cell = cellv; t->ncols++;
     }
+    return XB_OK;
+}
+
+static int same_value(const char *a, const char *b)       /* "10" matches "10.0" */
+{
+    char *ea, *eb;
+    const double x = strtod(a, &ea), y = strtod(b, &eb);
+    if (ea != a && !*ea && eb != b && !*eb) return x == y;
+    return !strcmp(a, b);
+}
+
+static xb_status need_col(const tset *ts, const char *name, const char *role, xb_err *err);
+
+/* --where col=value,...: drop the other rows (their cells are freed here). */
+static xb_status tset_where(tset *ts, const char *where, xb_err *err)
+{
+    enum { MAXW = 8 };
+    char buf[512], *name[MAXW], *val[MAXW];
+    size_t nw = 0;
+    snprintf(buf, sizeof buf, "%s", where);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok || nw == MAXW)
+            return xb_fail(err, XB_EINVAL, "--where '%s': expected up to %d COL=VALUE, separated by commas",
+                           where, MAXW);
+        *eq = '\0';
+        name[nw] = tok; val[nw] = eq + 1; nw++;
+    }
+    for (size_t k = 0; k < nw; k++) {
+        const xb_status st = need_col(ts, name[k], "--where", err);
+        if (st) return st;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < ts->n; i++) {
+        xb_csv *t = ts->t[i];
+        size_t w = 0;
+        for (size_t r = 0; r < t->nrows; r++) {
+            int match = 1;
+            for (size_t k = 0; k < nw && match; k++)
+                match = same_value(xb_csv_cell(t, r, (size_t)xb_csv_col(t, name[k])), val[k]);
+            char **row = t->cell + r * t->ncols;
+            if (!match) { for (size_t c = 0; c < t->ncols; c++) xb_free(row[c]); continue; }
+            if (w != r) memmove(t->cell + w * t->ncols, row, t->ncols * sizeof *row);
+            t->line[w++] = t->line[r];
+        }
+        t->nrows = w;
+        kept += w;
+    }
+    if (!kept) return xb_fail(err, XB_EINVAL, "--where '%s': no row matches", where);
     return XB_OK;
 }
 
@@ -325,13 +375,15 @@ static xb_status average_by_key(olist *L, xb_err *err)
  * most progress: samples_seen (or samples) where present, since epochs restart with each
  * task in a task sequence; else the last row in file order (rows are appended as the run
  * goes); every row of the run at that point (task, epoch, samples) is kept, one per
- * eval_task. Without epoch or samples columns every row is kept. */
+ * eval_task. per_task: the last point of each training task of a run instead. Without
+ * epoch or samples columns every row is kept. */
 static const char *progress_column(const tset *ts)
 {
     return has_col(ts, "samples_seen") ? "samples_seen" : has_col(ts, "samples") ? "samples" : NULL;
 }
 
-static xb_status keep_last_epoch(const tset *ts, const cols *cfg, int all, char **keep, xb_err *err)
+static xb_status keep_last_epoch(const tset *ts, const cols *cfg, int all, int per_task, char **keep,
+                                 xb_err *err)
 {
     size_t total = 0;
     for (size_t t = 0; t < ts->n; t++) total += ts->t[t]->nrows;
@@ -341,7 +393,9 @@ static xb_status keep_last_epoch(const tset *ts, const cols *cfg, int all, char 
     memset(*keep, 1, nz);
     const char *prog = progress_column(ts);
     if (all || (!has_col(ts, "epoch") && !prog)) return XB_OK;
-    static const char *const skip[] = { "epoch", "task", "eval_task", NULL };
+    static const char *const skip_run[] = { "epoch", "task", "eval_task", NULL };
+    static const char *const skip_task[] = { "epoch", "eval_task", NULL };
+    const char *const *skip = per_task ? skip_task : skip_run;
     obs *o = xb_malloc(nz * sizeof *o);
     obs **ix = xb_malloc(nz * sizeof *ix);
     char (*point)[2 * VALLEN] = xb_malloc(nz * sizeof *point);
@@ -636,7 +690,7 @@ static xb_status kind_energy_accuracy(ctx *c, xb_err *err)
     char (*rest)[KEYLEN] = NULL;
     size_t *front = NULL;
     double *fe = NULL;
-    st = keep_last_epoch(&c->ts, &cfg, o->all_epochs, &keep, err);
+    st = keep_last_epoch(&c->ts, &cfg, o->all_epochs, 0, &keep, err);
     if (!st) st = collect(c, xcol, ycol, logx, logy, keep, &L, err);
     static const char *const run_skip[] = { "epoch", "task", "eval_task", NULL };
     static const char *const grp_skip[] = { "epoch", "task", "eval_task", "seed", NULL };
@@ -718,7 +772,7 @@ static xb_status kind_grouped(ctx *c, int learning, xb_err *err)
     olist L = { 0 };
     char (*cval)[VALLEN] = NULL;
     char (*rest)[KEYLEN] = NULL;
-    st = keep_last_epoch(&c->ts, &cfg, !filter || o->all_epochs, &keep, err);
+    st = keep_last_epoch(&c->ts, &cfg, !filter || o->all_epochs, 0, &keep, err);
     if (!st) st = collect(c, xcol, ycol, logx, logy, keep, &L, err);
     /* a series is every varying column but seed and x (and epoch when only each run's
      * last epoch is kept; task in learning, where it changes along the x axis) */
@@ -959,7 +1013,11 @@ static xb_status kind_heatmap(ctx *c, xb_err *err)
     char *keep = NULL;
     levels X = { 0 }, Y = { 0 };
     double *sum = NULL, *cnt = NULL;
-    st = keep_last_epoch(&c->ts, &cfg, o->all_epochs || !strcmp(o->x, "epoch") || !strcmp(o->y, "epoch"), &keep, err);
+    /* With task on an axis (the accuracy matrix of continual learning: accuracy on each
+     * eval_task after each training task) the last point is taken per task. */
+    const int per_task = !strcmp(o->x, "task") || !strcmp(o->y, "task");
+    st = keep_last_epoch(&c->ts, &cfg, o->all_epochs || !strcmp(o->x, "epoch") || !strcmp(o->y, "epoch"),
+                         per_task, &keep, err);
     size_t i = 0;
     for (size_t t = 0; t < c->ts.n && !st; t++)
         for (size_t r = 0; r < c->ts.t[t]->nrows && !st; r++, i++)
@@ -986,9 +1044,13 @@ static xb_status kind_heatmap(ctx *c, xb_err *err)
         }
     if (!st) {
         for (size_t k = 0; k < X.n * Y.n; k++) sum[k] = cnt[k] > 0 ? sum[k] / cnt[k] : NAN;
+        if (o->table) st = report(c, err, "# %s\t%s\t%s (mean)\tn\n", o->x, o->y, o->z);
+        for (size_t k = 0; k < X.n * Y.n && o->table && !st; k++)
+            if (cnt[k] > 0) st = report(c, err, "%s\t%s\t%.6g\t%.0f\n", X.v[k % X.n], Y.v[k / X.n], sum[k], cnt[k]);
         char lz[256];
         xb_plot_pretty_label(o->z, lz, sizeof lz);
-        st = set_axes(c, o->x, o->y, 0, 0, NULL, err);
+        if (!st) st = set_axes(c, o->x, o->y, 0, 0, NULL, err);
+        if (!strcmp(o->y, "task")) xb_figure_flip_y(c->fig);    /* first task on top, as a matrix */
         if (!st) st = xb_figure_heatmap(c->fig, sum, Y.n, X.n, 0, (double)X.n, 0, (double)Y.n,
                                         o->zlabel ? o->zlabel : lz, X.n <= 16 && Y.n <= 16, err);
         double v[XB_TICKS_MAX];
@@ -1160,6 +1222,7 @@ xb_status xb_plot_make(const xb_plot_opts *o, const char *const *inputs, size_t 
     if (!ninputs) return xb_fail(err, XB_EINVAL, "%s: no input file", xb_plot_kind_names[o->kind]);
     ctx c = { .o = o };
     xb_status st = tset_read(&c.ts, inputs, ninputs, o->kind == XB_PLOT_SCALING, err);
+    if (!st && o->where) st = tset_where(&c.ts, o->where, err);
     const char *const asked[] = { o->x, o->y, o->z, o->color };
     for (int k = 0; k < 4 && !st; k++)
         if (asked[k] && !strcmp(asked[k], "file")) { st = tset_add_file_column(&c.ts, err); break; }

@@ -50,6 +50,7 @@ typedef struct xb_plot_opts {
     int all_epochs;                     /* keep every epoch, not only each run's last */
     int table;                          /* report every plotted point (series, x, mean, sd, n) */
     const char *measured, *mx, *my;     /* pulse-response overlay file and its columns */
+    const char *where;                  /* "col=value[,col=value...]": keep only those rows */
 } xb_plot_opts;
 
 typedef struct xb_plot {

@@ -597,6 +597,34 @@ static void test_file_column(void)
     xb_plot_clear(&p);
 }
 
+/* The accuracy matrix: heatmap --x eval_task --y task takes the last point of each training
+ * task (epochs restart per task), averages seeds; --where keeps only meta_m = 10. */
+static void test_accuracy_matrix(void)
+{
+    const char *csv = "meta_m,seed,task,eval_task,epoch,samples_seen,accuracy\n"
+        "10,1,1,1,1,100,0.10\n" "10,1,1,1,2,200,0.90\n"                        /* end of task 1 */
+        "10,1,2,1,1,300,0.70\n" "10,1,2,2,1,300,0.40\n"
+        "10,1,2,1,2,400,0.50\n" "10,1,2,2,2,400,0.80\n"                        /* end of task 2 */
+        "10,2,1,1,2,200,0.80\n" "10,2,2,1,2,400,0.70\n" "10,2,2,2,2,400,0.60\n"
+        "0,1,1,1,2,200,0.01\n" "0,1,2,1,2,400,0.01\n" "0,1,2,2,2,400,0.01\n"; /* dropped */
+    char path[4096];
+    xb_test_write("am.csv", csv, strlen(csv), path, sizeof path);
+    const char *in[1] = { path };
+    const xb_plot_opts o = { .kind = XB_PLOT_HEATMAP, .logx = -1, .logy = -1, .x = "eval_task",
+                             .y = "task", .z = "accuracy", .where = "meta_m=10.0", .table = 1 };
+    xb_plot p = { 0 };
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(xb_plot_make(&o, in, 1, &p, &err) == XB_OK);
+    CU_ASSERT_STRING_EQUAL(p.report, "# eval_task\ttask\taccuracy (mean)\tn\n"
+                                     "1\t1\t0.85\t2\n" "1\t2\t0.6\t2\n" "2\t2\t0.7\t2\n");
+    xb_plot_clear(&p);
+    xb_plot_opts bad = o;
+    bad.where = "meta_m=3";
+    CU_ASSERT(xb_plot_make(&bad, in, 1, &p, &err) == XB_EINVAL && strstr(err.msg, "no row matches"));
+    bad.where = "nosuch=1";
+    CU_ASSERT(xb_plot_make(&bad, in, 1, &p, &err) == XB_EINVAL && strstr(err.msg, "no column 'nosuch'"));
+}
+
 /* Scaling: sizes from "AxB" shapes (or a size field), repeats averaged, and the GSL
  * log-log slope in the report. Repeats at t*1.1 and t/1.1 average to t times a constant,
  * so time = 3*size gives slope 1 and time = size^2 slope 2, exactly. */
@@ -663,5 +691,6 @@ XB_SUITE(plots, XB_TEST(test_map_linear_log), XB_TEST(test_log_ticks_decades),
          XB_TEST(test_pareto_matches_definition), XB_TEST(test_png_roundtrip),
          XB_TEST(test_bad_input), XB_TEST(test_energy_accuracy_reduction),
          XB_TEST(test_sweep_learning_table), XB_TEST(test_task_sequence), XB_TEST(test_file_column),
+         XB_TEST(test_accuracy_matrix),
          XB_TEST(test_scaling_slope),
          XB_TEST(test_alloc_failures))
