@@ -7,7 +7,7 @@ X=${1:?usage: bench/figures.sh path/to/xbemu}
 D=tests/data/plots
 O=docs/figures
 mkdir -p "$O"
-"$X" plot energy-accuracy "$D/results_w1.csv" -o "$O/energy-accuracy.png" \
+"$X" plot energy-accuracy "$D/results_w1.csv" --label-front -o "$O/energy-accuracy.png" \
     --title "W1, Fashion-MNIST: devices x ADC bits (fixture data)"
 "$X" plot pulse-response "$D/pulse_softbounds.csv" --measured "$D/pulse_measured.csv" \
     -o "$O/pulse-response.png" --title "Soft-bounds device, 12 devices (fixture data)"

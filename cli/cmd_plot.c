@@ -34,6 +34,7 @@ static int usage(FILE *f)
         "  --all-epochs         keep every epoch, not only the last of each run\n"
         "  --where C=V[,C=V]    keep only the rows with these values\n"
         "  --table              print every plotted point: series, x, mean, sd, n\n"
+        "  --label-front        energy-accuracy: write each Pareto point's configuration\n"
         "  --measured FILE      pulse-response: measured data, columns --mx (pulse) --my\n"
         "                       (conductance_S)\n"
         "  --config-hash H      the Config-Hash PNG chunk (default: crc32 of the inputs)\n\n"
@@ -103,6 +104,7 @@ int xb_cmd_plot(int argc, char **argv)
         if (!strcmp(a, "--liny")) { o.logy = 0; continue; }
         if (!strcmp(a, "--all-epochs")) { o.all_epochs = 1; continue; }
         if (!strcmp(a, "--table")) { o.table = 1; continue; }
+        if (!strcmp(a, "--label-front")) { o.label_front = 1; continue; }
         for (size_t k = 0; k < sizeof sopt / sizeof *sopt && !m; k++)
             if ((m = xb_cli_opt(&i, argc, argv, sopt[k].name, &v)) == 1) *sopt[k].dst = v;
             else if (m < 0) rc = xb_cli_usage("plot", "%s needs a value", sopt[k].name);

@@ -31,6 +31,7 @@ typedef struct item {
     double *x, *y, *e, *lo;     /* series: x, y, yerr (or NULL); band: x, hi (y), lo */
     xb_style st;
     int ha, va;
+    double dx, dy;              /* text: offset in pixels at the reference size */
 } item;
 
 typedef struct axis {
@@ -401,12 +402,15 @@ xb_status xb_figure_band(xb_figure *f, const char *label, const double *x, const
     return add_xy(f, IT_BAND, label, x, hi, NULL, lo, n, s, err);
 }
 
-xb_status xb_figure_text(xb_figure *f, double x, double y, const char *text, int ha, int va,
-                         xb_err *err)
+xb_status xb_figure_text(xb_figure *f, double x, double y, double dx, double dy, const char *text,
+                         int ha, int va, xb_err *err)
 {
     const xb_style s = { .color = { 0, 0, 0 } };
     xb_status st = add_xy(f, IT_TEXT, text, &x, &y, NULL, NULL, 1, &s, err);
-    if (!st) { f->items[f->nitems - 1].ha = ha; f->items[f->nitems - 1].va = va; }
+    if (!st) {
+        item *it = &f->items[f->nitems - 1];
+        it->ha = ha; it->va = va; it->dx = dx; it->dy = dy;
+    }
     return st;
 }
 
@@ -825,8 +829,17 @@ static void draw_items(xb_figure *f, cairo_t *cr, const layout *L)
         if (it->kind != IT_TEXT) continue;
         const double px = xb_map_apply(&f->map[0], it->x[0]), py = xb_map_apply(&f->map[1], it->y[0]);
         if (!isfinite(px) || !isfinite(py)) continue;
+        const double fs = L->fs_legend * 0.8, tx = px + it->dx * f->s, ty = py + it->dy * f->s;
+        const tbox b = text_box(cr, it->label, fs, 0);
+        const double h = b.asc + b.desc, m = 3 * f->s;  /* kept inside the plot area */
+        double x0 = tx - (it->ha + 1) * 0.5 * b.w, y0 = it->va < 0 ? ty : it->va > 0 ? ty - h : ty - 0.5 * h;
+        x0 = fmax(fmin(x0, f->box[2] - b.w - m), f->box[0] + m);
+        y0 = fmax(fmin(y0, f->box[3] - h - m), f->box[1] + m);
+        cairo_set_source_rgba(cr, 1, 1, 1, 0.75);         /* readable over grid and data */
+        cairo_rectangle(cr, x0 - 2 * f->s, y0 - 1 * f->s, b.w + 4 * f->s, h + 2 * f->s);
+        cairo_fill(cr);
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-        draw_text(cr, it->label, px, py, it->ha, it->va, L->fs_legend * 0.9, 0);
+        draw_text(cr, it->label, x0, y0, -1, -1, fs, 0);
     }
 }
 

@@ -111,9 +111,10 @@ xb_status xb_figure_series(xb_figure *f, const char *label, const double *x, con
 /* A filled band between lo[i] and hi[i] over x[i] (in the style's colour, translucent). */
 xb_status xb_figure_band(xb_figure *f, const char *label, const double *x, const double *lo,
                          const double *hi, size_t n, const xb_style *s, xb_err *err);
-/* Text at data point (x, y); ha/va in {-1 left/top, 0 centre, 1 right/bottom}. */
-xb_status xb_figure_text(xb_figure *f, double x, double y, const char *text, int ha, int va,
-                         xb_err *err);
+/* Text at data point (x, y) moved by (dx, dy) pixels at the reference size (y down), on a
+ * translucent white box; ha/va in {-1 left/top, 0 centre, 1 right/bottom}. */
+xb_status xb_figure_text(xb_figure *f, double x, double y, double dx, double dy, const char *text,
+                         int ha, int va, xb_err *err);
 /* A vertical reference line at data x (dashed grey), with an optional label at the top:
  * "a|b" puts a left of the line and b right of it ("up pulses|down pulses"). */
 xb_status xb_figure_vline(xb_figure *f, double x, const char *label, xb_err *err);

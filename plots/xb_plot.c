@@ -594,6 +594,24 @@ static xb_status add_series(ctx *c, const obs *o, size_t n, char (*cval)[VALLEN]
 
 static int flag(int v, int def) { return v < 0 ? def : v; }
 
+/* "device=ftj, adc_bits=8" -> "ftj, adc_bits=8": names are kept only for numbers. */
+static void compact_key(const char *key, char *buf, size_t len)
+{
+    char tmp[KEYLEN];
+    snprintf(tmp, sizeof tmp, "%s", key);
+    size_t o = 0;
+    buf[0] = '\0';
+    for (char *part = tmp, *next; part && o < len; part = next) {
+        next = strstr(part, ", ");
+        if (next) { *next = '\0'; next += 2; }
+        const char *eq = strchr(part, '='), *v = eq ? eq + 1 : part;
+        char *end;
+        strtod(v, &end);
+        const int numeric = end != v && !*end;
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "", numeric ? part : v);
+    }
+}
+
 static xb_status set_axes(ctx *c, const char *xcol, const char *ycol, int logx, int logy,
                           const char *title, xb_err *err)
 {
@@ -729,6 +747,12 @@ static xb_status kind_energy_accuracy(ctx *c, xb_err *err)
             make_key(&c->ts, p->t, p->r, &cfg, o->all_epochs ? grp_skip + 1 : grp_skip, key, KEYLEN);
             st = report(c, err, "%s=%.4g\t%s=%.4f\tsd=%.4f\tn=%zu\t%s\n", xcol, p->x, ycol, p->y, p->sd,
                         p->n, key[0] ? key : "(one configuration)");
+            if (!st && o->label_front && key[0]) {   /* up and left of the ring, where no
+                                                        point can be (it would dominate) */
+                char lab[KEYLEN];
+                compact_key(key, lab, sizeof lab);
+                st = xb_figure_text(c->fig, p->x, p->y, -14, -8, lab, 1, 1, err);
+            }
         }
     }
     xb_free(keep); xb_free(L.o); xb_free(cval); xb_free(rest); xb_free(front); xb_free(fe);

@@ -49,6 +49,7 @@ typedef struct xb_plot_opts {
     double text_scale;                  /* all text x this, in [0.5, 3]; 0 = 1 */
     int all_epochs;                     /* keep every epoch, not only each run's last */
     int table;                          /* report every plotted point (series, x, mean, sd, n) */
+    int label_front;                    /* energy-accuracy: write each front point's config */
     const char *measured, *mx, *my;     /* pulse-response overlay file and its columns */
     const char *where;                  /* "col=value[,col=value...]": keep only those rows */
 } xb_plot_opts;

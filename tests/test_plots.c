@@ -498,6 +498,26 @@ static void test_energy_accuracy_reduction(void)
     CU_ASSERT(strstr(p.report, "energy_per_sample_J=2e-09\taccuracy=0.8500\tsd=0.0707\tn=2\tdevice=a") != NULL);
     CU_ASSERT(strstr(p.report, "device=c") == NULL);
     CU_ASSERT(strstr(p.report, "device=b") < strstr(p.report, "device=a"));   /* by energy */
+    size_t dark[2];                               /* --label-front writes text: more ink */
+    for (int k = 0; k < 2; k++) {
+        xb_plot q = { 0 };
+        char path[4096];
+        xb_test_path("ea.csv", path, sizeof path);
+        const char *in[1] = { path };
+        const xb_plot_opts o = { .kind = XB_PLOT_ENERGY_ACCURACY, .logx = -1, .logy = -1, .label_front = k };
+        CU_ASSERT_FATAL(xb_plot_make(&o, in, 1, &q, &err) == XB_OK);
+        CU_ASSERT_FATAL(xb_figure_render(q.fig, &err) == XB_OK);
+        int w, h, stride;
+        const uint32_t *px = xb_figure_pixels(q.fig, &w, &h, &stride);
+        dark[k] = 0;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                const uint32_t c = px[(size_t)y * (stride / 4) + x];
+                dark[k] += ((c >> 16) & 255) < 64 && ((c >> 8) & 255) < 64 && (c & 255) < 64;
+            }
+        xb_plot_clear(&q);
+    }
+    CU_ASSERT(dark[1] > dark[0] + 20);            /* two one-letter labels, "a" and "b" */
     xb_plot_clear(&p);
 }
 
