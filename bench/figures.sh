@@ -8,13 +8,13 @@ D=tests/data/plots
 O=docs/figures
 mkdir -p "$O"
 "$X" plot energy-accuracy "$D/results_w1.csv" --label-front -o "$O/energy-accuracy.png" \
-    --title "W1, Fashion-MNIST: devices x ADC bits (fixture data)"
+    --title "W1, Fashion-MNIST: devices × ADC bits (fixture data)"
 "$X" plot pulse-response "$D/pulse_softbounds.csv" --measured "$D/pulse_measured.csv" \
     -o "$O/pulse-response.png" --title "Soft-bounds device, 12 devices (fixture data)"
 "$X" plot learning "$D/results_cl.csv" -o "$O/learning.png" \
     --title "MNIST then Fashion-MNIST, metaplastic m = 0 vs 10 (fixture data)"
 "$X" plot heatmap "$D/g_map.csv" -o "$O/heatmap-conductance.png" \
-    --zlabel "conductance (µS)" --title "Conductance map of a 24 x 40 array (fixture data)"
+    --zlabel "conductance (µS)" --title "Conductance map of a 24 × 40 array (fixture data)"
 "$X" plot heatmap "$D/results_w1.csv" --x adc_bits --y device --z accuracy \
     -o "$O/heatmap-sweep.png" --title "Accuracy at the last epoch, mean of 3 seeds (fixture data)"
 "$X" plot heatmap "$D/results_cl.csv" --x eval_task --y task --z accuracy --where meta_m=10 \
