@@ -199,7 +199,8 @@ static xb_status tset_where(tset *ts, const char *where, xb_err *err)
     char buf[512], *name[MAXW], *val[MAXW];
     size_t nw = 0;
     snprintf(buf, sizeof buf, "%s", where);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(tok, '=');
         if (!eq || eq == tok || nw == MAXW)
             return xb_fail(err, XB_EINVAL, "--where '%s': expected up to %d COL=VALUE, separated by commas",
@@ -961,6 +962,10 @@ static xb_status kind_pulse_response(ctx *c, xb_err *err)
                     v[i] = pts[i].x; v[L.n + i] = pts[i].y;
                     v[2 * L.n + i] = pts[i].y - pts[i].sd; v[3 * L.n + i] = pts[i].y + pts[i].sd;
                 }
+                if (o->table && !c->rlen) st = report(c, err, "# file\t%s\t%s (mean)\tsd\tn\n", xcol, ycol);
+                for (size_t i = 0; i < L.n && o->table && !st; i++)    /* in the file's unit */
+                    st = report(c, err, "%s\t%.6g\t%.6g\t%.6g\t%zu\n", tb->name, pts[i].x,
+                                pts[i].y / scale, pts[i].sd / scale, pts[i].n);
                 char lab[256], blab[256];
                 const char *sep = c->ts.n > 1 ? ": " : "";   /* one file: no name needed */
                 if (c->ts.n == 1) name[0] = '\0';
@@ -968,7 +973,7 @@ static xb_status kind_pulse_response(ctx *c, xb_err *err)
                 snprintf(blab, sizeof blab, "%s%s± 1 sd over devices", name, sep);
                 const xb_style b = { .color = col, .alpha = 0.25 };
                 const xb_style s = { .color = col, .line = XB_LINE_SOLID, .line_width = 3.0 };
-                if (D.n > 1) st = xb_figure_band(c->fig, blab, v, v + 2 * L.n, v + 3 * L.n, L.n, &b, err);
+                if (!st && D.n > 1) st = xb_figure_band(c->fig, blab, v, v + 2 * L.n, v + 3 * L.n, L.n, &b, err);
                 if (!st) st = xb_figure_series(c->fig, lab, v, v + L.n, NULL, L.n, &s, NULL, err);
             }
             xb_free(pts); xb_free(v);
@@ -1117,7 +1122,9 @@ static xb_status kind_scaling(ctx *c, xb_err *err)
     size_t ny = 0;
     if (o->y) {
         snprintf(ybuf, sizeof ybuf, "%s", o->y);
-        for (char *tok = strtok(ybuf, ","); tok && ny < MAXY; tok = strtok(NULL, ",")) yf[ny++] = tok;
+        char *save = NULL;
+        for (char *tok = strtok_r(ybuf, ",", &save); tok && ny < MAXY; tok = strtok_r(NULL, ",", &save))
+            yf[ny++] = tok;
     } else {                           /* the first time-like field */
         const xb_csv *t = c->ts.t[0];
         for (size_t k = 0; k < t->ncols && !ny; k++) {

@@ -645,6 +645,28 @@ static void test_accuracy_matrix(void)
     CU_ASSERT(xb_plot_make(&bad, in, 1, &p, &err) == XB_EINVAL && strstr(err.msg, "no column 'nosuch'"));
 }
 
+/* Pulse response: mean and sample sd over devices at each pulse (in the file's unit, S),
+ * rows in any order; the initial row (polarity 0) draws no polarity line. */
+static void test_pulse_response_table(void)
+{
+    const char *csv = "device,pulse,polarity,conductance_S,energy_J\n"
+                      "0,0,0,1e-6,0\n" "1,0,0,3e-6,0\n" "0,1,1,2e-6,1e-12\n" "1,1,1,6e-6,1e-12\n"
+                      "1,2,-1,5e-6,1e-12\n" "0,2,-1,1e-6,1e-12\n";
+    char path[4096];
+    xb_test_write("pr.csv", csv, strlen(csv), path, sizeof path);
+    const char *in[1] = { path };
+    const xb_plot_opts o = { .kind = XB_PLOT_PULSE_RESPONSE, .logx = -1, .logy = -1, .table = 1 };
+    xb_plot p = { 0 };
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(xb_plot_make(&o, in, 1, &p, &err) == XB_OK);
+    static char want[3 * 4096 + 256];
+    snprintf(want, sizeof want, "# file\tpulse\tconductance_S (mean)\tsd\tn\n"
+             "%s\t0\t2e-06\t1.41421e-06\t2\n" "%s\t1\t4e-06\t2.82843e-06\t2\n"
+             "%s\t2\t3e-06\t2.82843e-06\t2\n", path, path, path);
+    CU_ASSERT_STRING_EQUAL(p.report, want);
+    xb_plot_clear(&p);
+}
+
 /* Scaling: sizes from "AxB" shapes (or a size field), repeats averaged, and the GSL
  * log-log slope in the report. Repeats at t*1.1 and t/1.1 average to t times a constant,
  * so time = 3*size gives slope 1 and time = size^2 slope 2, exactly. */
@@ -711,6 +733,6 @@ XB_SUITE(plots, XB_TEST(test_map_linear_log), XB_TEST(test_log_ticks_decades),
          XB_TEST(test_pareto_matches_definition), XB_TEST(test_png_roundtrip),
          XB_TEST(test_bad_input), XB_TEST(test_energy_accuracy_reduction),
          XB_TEST(test_sweep_learning_table), XB_TEST(test_task_sequence), XB_TEST(test_file_column),
-         XB_TEST(test_accuracy_matrix),
+         XB_TEST(test_accuracy_matrix), XB_TEST(test_pulse_response_table),
          XB_TEST(test_scaling_slope),
          XB_TEST(test_alloc_failures))
