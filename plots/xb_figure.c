@@ -596,7 +596,10 @@ static void data_range(const xb_figure *f, xb_axis_id a, double *lo, double *hi)
         if (it->kind == IT_VLINE && a == XB_AXIS_Y) continue;
         for (size_t k = 0; k < it->n; k++) {
             double v[3] = { a == XB_AXIS_X ? it->x[k] : it->y[k], NAN, NAN };
-            if (a == XB_AXIS_Y && it->e && isfinite(it->e[k])) { v[1] = it->y[k] - it->e[k]; v[2] = it->y[k] + it->e[k]; }
+            if (a == XB_AXIS_Y && it->e && isfinite(it->e[k])) {
+                v[1] = it->y[k] - it->e[k];
+                v[2] = it->y[k] + it->e[k];
+            }
             if (a == XB_AXIS_Y && it->lo) v[1] = it->lo[k];
             for (int j = 0; j < 3; j++)
                 if (isfinite(v[j]) && (!logax || v[j] > 0)) { *lo = fmin(*lo, v[j]); *hi = fmax(*hi, v[j]); }
@@ -668,7 +671,9 @@ static void compute_layout(xb_figure *f, cairo_t *cr, layout *L)
         const double tw = text_box(cr, f->title, L->fs_title, 0).w, room = f->w - 2 * L->pad;
         if (tw > room) L->fs_title *= fmax(room / tw, 0.5);
     }
-    if (f->title) top = 1.6 * L->pad + text_box(cr, f->title, L->fs_title, 0).asc + text_box(cr, "g", L->fs_title, 0).desc;
+    if (f->title)
+        top = 1.6 * L->pad + text_box(cr, f->title, L->fs_title, 0).asc +
+              text_box(cr, "g", L->fs_title, 0).desc;
     if (f->ax[1].ticks.exp10 || (f->z && f->zt.exp10))   /* room for "×10^k" above the axis */
         top = fmax(top, L->pad + 1.3 * hy);
     double right = L->pad;
@@ -764,7 +769,11 @@ static void draw_items(xb_figure *f, cairo_t *cr, const layout *L)
                     const double px = xb_map_apply(&f->map[0], it->x[k]), py = xb_map_apply(&f->map[1], it->lo[k]);
                     if (isfinite(px) && isfinite(py)) cairo_line_to(cr, px, py);
                 }
-                if (any) { cairo_close_path(cr); set_rgb(cr, it->st.color, it->st.alpha > 0 ? it->st.alpha : 0.22); cairo_fill(cr); }
+                if (any) {
+                    cairo_close_path(cr);
+                    set_rgb(cr, it->st.color, it->st.alpha > 0 ? it->st.alpha : 0.22);
+                    cairo_fill(cr);
+                }
             } else if (pass == 1 && it->kind == IT_VLINE) {
                 const double px = xb_map_apply(&f->map[0], it->x[0]);
                 if (!isfinite(px)) continue;
@@ -819,7 +828,8 @@ static void draw_items(xb_figure *f, cairo_t *cr, const layout *L)
                 for (size_t k = 0; k < it->n; k++) {
                     const double px = xb_map_apply(&f->map[0], it->x[k]), py = xb_map_apply(&f->map[1], it->y[k]);
                     if (isfinite(px) && isfinite(py))
-                        draw_marker(cr, it->st.marker, px, py, marker_size(f, &it->st), it->st.color, it->st.alpha, f->s);
+                        draw_marker(cr, it->st.marker, px, py, marker_size(f, &it->st), it->st.color,
+                                    it->st.alpha, f->s);
                 }
             }
         }
@@ -864,7 +874,8 @@ static void draw_axes(xb_figure *f, cairo_t *cr, const layout *L)
                 else { cairo_move_to(cr, b[0], p); cairo_line_to(cr, b[0] - len, p); }
                 cairo_stroke(cr);
                 if (minor) continue;
-                if (a == 0) draw_text(cr, t->label[i], p, b[3] + L->ticklen + 0.4 * L->pad, 0, -1, L->fs_tick, numeric);
+                if (a == 0)
+                    draw_text(cr, t->label[i], p, b[3] + L->ticklen + 0.4 * L->pad, 0, -1, L->fs_tick, numeric);
                 else draw_text(cr, t->label[i], b[0] - L->ticklen - 0.5 * L->pad, p, 1, 0, L->fs_tick, numeric);
             }
         }
@@ -1061,7 +1072,8 @@ static void draw_legend(xb_figure *f, cairo_t *cr, const layout *L, const legend
                 set_dash(cr, it->st.line, lw);
                 cairo_move_to(cr, xs, yc); cairo_line_to(cr, xs + sample, yc); cairo_stroke(cr);
             }
-            draw_marker(cr, it->st.marker, xs + 0.5 * sample, yc, marker_size(f, &it->st), it->st.color, it->st.alpha, f->s);
+            draw_marker(cr, it->st.marker, xs + 0.5 * sample, yc, marker_size(f, &it->st), it->st.color,
+                        it->st.alpha, f->s);
         }
         cairo_set_source_rgb(cr, 0, 0, 0);
         draw_text(cr, it->label, xs + sample + 0.5 * L->pad, yc, -1, 0, L->fs_legend, 0);

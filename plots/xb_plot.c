@@ -927,8 +927,13 @@ static xb_status kind_pulse_response(ctx *c, xb_err *err)
             if (!x) { st = xb_fail(err, XB_ENOMEM, "out of memory"); break; }
             size_t m = 0;
             for (size_t i = 0; i < L.n; i++)
-                if (!strncmp(cell(&one, 0, L.o[i].r, "device"), D.v[d], VALLEN - 1)) { x[m] = L.o[i].x; x[L.n + m] = L.o[i].y; m++; }
-            const xb_style s = { .color = col, .line = XB_LINE_SOLID, .line_width = 1.0, .alpha = 0.35, .no_legend = 1 };
+                if (!strncmp(cell(&one, 0, L.o[i].r, "device"), D.v[d], VALLEN - 1)) {
+                    x[m] = L.o[i].x;
+                    x[L.n + m] = L.o[i].y;
+                    m++;
+                }
+            const xb_style s = { .color = col, .line = XB_LINE_SOLID, .line_width = 1.0, .alpha = 0.35,
+                                 .no_legend = 1 };
             st = xb_figure_series(c->fig, NULL, x, x + L.n, NULL, m, &s, NULL, err);
             xb_free(x);
         }
@@ -1025,7 +1030,11 @@ static xb_status kind_heatmap(ctx *c, xb_err *err)
             double v[16];
             char lab[16][24];
             const char *lp[16];
-            for (size_t i = 0; i < n; i++) { v[i] = i + 0.5; snprintf(lab[i], sizeof lab[i], "%zu", i); lp[i] = lab[i]; }
+            for (size_t i = 0; i < n; i++) {
+                v[i] = i + 0.5;
+                snprintf(lab[i], sizeof lab[i], "%zu", i);
+                lp[i] = lab[i];
+            }
             st = xb_figure_ticks(c->fig, a ? XB_AXIS_Y : XB_AXIS_X, v, lp, n, err);
         }
         xb_free(z);
@@ -1056,7 +1065,8 @@ static xb_status kind_heatmap(ctx *c, xb_err *err)
             }
     if (!st) { levels_sort(&X); levels_sort(&Y); }
     if (!st && (X.n > XB_TICKS_MAX || Y.n > XB_TICKS_MAX))
-        st = xb_fail(err, XB_ERANGE, "heatmap: %zu x %zu distinct values; at most %d per axis", X.n, Y.n, XB_TICKS_MAX);
+        st = xb_fail(err, XB_ERANGE, "heatmap: %zu x %zu distinct values; at most %d per axis", X.n, Y.n,
+                     XB_TICKS_MAX);
     if (!st) {
         sum = xb_calloc(X.n * Y.n, sizeof *sum);
         cnt = xb_calloc(X.n * Y.n, sizeof *cnt);
@@ -1068,7 +1078,8 @@ static xb_status kind_heatmap(ctx *c, xb_err *err)
             if (!keep[i]) continue;
             double z;
             st = num(&c->ts, t, r, o->z, &z, err);
-            const size_t k = levels_find(&Y, cell(&c->ts, t, r, o->y)) * X.n + levels_find(&X, cell(&c->ts, t, r, o->x));
+            const size_t k = levels_find(&Y, cell(&c->ts, t, r, o->y)) * X.n +
+                             levels_find(&X, cell(&c->ts, t, r, o->x));
             if (!st) { sum[k] += z; cnt[k] += 1; }
         }
     if (!st) {
@@ -1144,7 +1155,8 @@ static xb_status kind_scaling(ctx *c, xb_err *err)
         for (size_t q = 0, n = 0; q < ny; q++) {
             char one[128];
             xb_plot_pretty_label(yf[q], one, sizeof one);
-            n += (size_t)snprintf(ylab + n, sizeof ylab - (n < sizeof ylab ? n : sizeof ylab), "%s%s", q ? ", " : "", one);
+            n += (size_t)snprintf(ylab + n, sizeof ylab - (n < sizeof ylab ? n : sizeof ylab), "%s%s",
+                                  q ? ", " : "", one);
             if (n >= sizeof ylab) break;
         }
     xb_plot_opts o2 = *o;
@@ -1166,7 +1178,8 @@ static xb_status kind_scaling(ctx *c, xb_err *err)
     olist L = { 0 };
     size_t total = 0;
     for (size_t t = 0; t < c->ts.n; t++) total += c->ts.t[t]->nrows;
-    if (!st && !(L.o = xb_malloc((total ? total : 1) * ny * sizeof *L.o))) st = xb_fail(err, XB_ENOMEM, "out of memory");
+    if (!st && !(L.o = xb_malloc((total ? total : 1) * ny * sizeof *L.o)))
+        st = xb_fail(err, XB_ENOMEM, "out of memory");
     const char *const skip[] = { "seed", "repeat", "run", NULL };
     for (size_t q = 0; q < ny && !st; q++)
         for (size_t t = 0; t < c->ts.n && !st; t++)
@@ -1223,7 +1236,8 @@ static xb_status kind_scaling(ctx *c, xb_err *err)
                 lx[m] = log10(L.o[i].x); ly[m] = log10(L.o[i].y); m++;
             }
         double c0, c1, v00, v01, v11, ss;
-        if (logx && logy && m >= 2 && !gsl_fit_linear(lx, 1, ly, 1, m, &c0, &c1, &v00, &v01, &v11, &ss) && isfinite(c1))
+        if (logx && logy && m >= 2 &&
+            !gsl_fit_linear(lx, 1, ly, 1, m, &c0, &c1, &v00, &v01, &v11, &ss) && isfinite(c1))
         {
             snprintf(sfx[k], sizeof sfx[k], " (slope %.2f)", c1);
             const char *rv = R.v[k % R.n];
@@ -1332,7 +1346,8 @@ xb_status xb_plot_read_jsonl(const char *path, xb_csv **out, xb_err *err)
     size_t lcap = 0;
     int lineno = 0;
     ssize_t len;
-    if (!st && !(t->head = xb_calloc(MAXCOLS, sizeof *t->head))) st = xb_fail(err, XB_ENOMEM, "%s: out of memory", path);
+    if (!st && !(t->head = xb_calloc(MAXCOLS, sizeof *t->head)))
+        st = xb_fail(err, XB_ENOMEM, "%s: out of memory", path);
     while (!st && (len = getline(&line, &lcap, f)) >= 0) {
         lineno++;
         const char *p = line + strspn(line, " \t\r\n");
@@ -1362,12 +1377,22 @@ xb_status xb_plot_read_jsonl(const char *path, xb_csv **out, xb_err *err)
             else if (cJSON_IsNumber(it)) { snprintf(buf, sizeof buf, "%.17g", it->valuedouble); v = buf; }
             else if (cJSON_IsBool(it)) v = cJSON_IsTrue(it) ? "true" : "false";
             else if (cJSON_IsNull(it)) v = "";
-            else { st = xb_fail(err, XB_EINVAL, "%s:%d: field '%s' is not a number or string", path, lineno, it->string); break; }
+            else {
+                st = xb_fail(err, XB_EINVAL, "%s:%d: field '%s' is not a number or string", path, lineno,
+                             it->string);
+                break;
+            }
             size_t k = 0;
             while (k < t->ncols && strcmp(t->head[k], it->string)) k++;
             if (k == t->ncols) {
-                if (k == MAXCOLS) { st = xb_fail(err, XB_ERANGE, "%s:%d: more than %d fields", path, lineno, MAXCOLS); break; }
-                if (!(t->head[k] = xb_strdup(it->string))) { st = xb_fail(err, XB_ENOMEM, "%s: out of memory", path); break; }
+                if (k == MAXCOLS) {
+                    st = xb_fail(err, XB_ERANGE, "%s:%d: more than %d fields", path, lineno, MAXCOLS);
+                    break;
+                }
+                if (!(t->head[k] = xb_strdup(it->string))) {
+                    st = xb_fail(err, XB_ENOMEM, "%s: out of memory", path);
+                    break;
+                }
                 t->ncols++;
             }
             xb_free(rows[row * MAXCOLS + k]);
@@ -1378,7 +1403,8 @@ xb_status xb_plot_read_jsonl(const char *path, xb_csv **out, xb_err *err)
     free(line);
     fclose(f);
     if (!st && t->nrows == 0) st = xb_fail(err, XB_EINVAL, "%s: empty (no JSON lines)", path);
-    if (!st && !(t->cell = xb_calloc(t->nrows * t->ncols, sizeof *t->cell))) st = xb_fail(err, XB_ENOMEM, "%s: out of memory", path);
+    if (!st && !(t->cell = xb_calloc(t->nrows * t->ncols, sizeof *t->cell)))
+        st = xb_fail(err, XB_ENOMEM, "%s: out of memory", path);
     for (size_t r = 0; !st && r < t->nrows; r++)
         for (size_t k = 0; k < t->ncols && !st; k++) {
             char *v = rows[r * MAXCOLS + k];

@@ -729,7 +729,8 @@ __attribute__((constructor)) static void plots_cleanup_at_exit(void) { atexit(xb
 
 XB_SUITE(plots, XB_TEST(test_map_linear_log), XB_TEST(test_log_ticks_decades),
          XB_TEST(test_linear_ticks_nice), XB_TEST(test_markers_linear), XB_TEST(test_markers_log),
-         XB_TEST(test_auto_log_axis), XB_TEST(test_legend_hides_nothing), XB_TEST(test_heatmap_cells), XB_TEST(test_pareto_hand_cases),
+         XB_TEST(test_auto_log_axis), XB_TEST(test_legend_hides_nothing), XB_TEST(test_heatmap_cells),
+         XB_TEST(test_pareto_hand_cases),
          XB_TEST(test_pareto_matches_definition), XB_TEST(test_png_roundtrip),
          XB_TEST(test_bad_input), XB_TEST(test_energy_accuracy_reduction),
          XB_TEST(test_sweep_learning_table), XB_TEST(test_task_sequence), XB_TEST(test_file_column),
