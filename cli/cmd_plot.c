@@ -61,7 +61,7 @@ static int parse_px(const char *name, const char *v, int *out)
 static char *join(int n, const char *const *s, const char *sep, int quote)
 {
     size_t len = 1;
-    for (int i = 0; i < n; i++) len += 3 * strlen(s[i]) + strlen(sep) + 2;
+    for (int i = 0; i < n; i++) len += 4 * strlen(s[i]) + strlen(sep) + 2;   /* ' -> '\'' */
     char *b = xb_malloc(len);
     if (!b) return NULL;
     size_t o = 0;
@@ -114,13 +114,15 @@ int xb_cmd_plot(int argc, char **argv)
             else if (m < 0) rc = xb_cli_usage("plot", "%s needs a value", sopt[k].name);
         if (m) continue;
         if ((m = xb_cli_opt(&i, argc, argv, "--text-scale", &v))) {
-            char *end;
+            char *end = NULL;
+            if (m > 0) o.text_scale = strtod(v, &end);
             if (m < 0) rc = xb_cli_usage("plot", "--text-scale needs a value");
-            else if (o.text_scale = strtod(v, &end), end == v || *end || !(o.text_scale >= 0.5 && o.text_scale <= 3))
+            else if (end == v || *end || !(o.text_scale >= 0.5 && o.text_scale <= 3))
                 rc = xb_cli_usage("plot", "--text-scale = '%s' is outside [0.5, 3]", v);
             continue;
         }
-        if ((m = xb_cli_opt(&i, argc, argv, "--width", &v)) || (m = xb_cli_opt(&i, argc, argv, "--height", &v))) {
+        if ((m = xb_cli_opt(&i, argc, argv, "--width", &v)) ||
+            (m = xb_cli_opt(&i, argc, argv, "--height", &v))) {
             const int w = !strncmp(a, "--width", 7);
             if (m < 0) rc = xb_cli_usage("plot", "%s needs a value", w ? "--width" : "--height");
             else if (parse_px(w ? "--width" : "--height", v, w ? &o.width : &o.height)) rc = XB_EXIT_USAGE;
