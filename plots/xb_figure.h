@@ -1,5 +1,5 @@
 /* plots/xb_figure.h: a small figure API for paper-draft plots, drawn with cairo and
- * written as PNG with libpng.
+ * written as PNG with libpng (or as PDF/SVG through cairo's vector surfaces).
  *
  * A figure is one plot area with an x and a y axis (linear or log10), any number of
  * series (markers, lines, error bars, filled bands), text annotations, an optional
@@ -7,15 +7,15 @@
  * given: the caller's arrays may be freed after each call. Nothing is drawn until
  * xb_figure_render(); ranges left automatic are then fixed from the data (5 % margins on
  * linear axes, whole decades on log axes) and the layout (margins from the measured
- * text; the legend inside the plot area where it hides no data, else outside on the
- * right) is computed. After rendering, xb_figure_to_pixel() maps data to the pixels used.
+ * text; the legend at the first of the corners, edge middles and centre of the plot
+ * area where it hides no data, else outside on the right) is computed. After rendering, xb_figure_to_pixel() maps data to the pixels used.
  *
  * Data -> pixel is the pure function xb_map_apply(): linear, or linear in log10(v).
  * Log axes need positive values: a series with a non-positive value on a log axis is
  * refused when it is added (XB_ERANGE, naming the series and the value).
  *
  * Default colours are the Okabe-Ito palette (distinguishable with the common colour
- * vision deficiencies) and each default style also changes marker and dash, so series
+ * vision deficiencies) and each default style also changes marker (and dash), so series
  * stay apart in greyscale. Heatmaps use a viridis-like map (monotone in lightness).
  *
  * Not thread-safe per figure; different figures may be used from different threads. */

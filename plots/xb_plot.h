@@ -7,8 +7,9 @@
  *                  conductance, or ending in a unit: _J _s _S _W _A _V _ms _us _ns _Hz;
  *                  also samples*, `step` (progress counters) and n_* (operation counts)
  *   seed           repeats: averaged (mean +- sd over seeds)
- *   epoch          by default only each run's last epoch is kept (not in `learning`, where
- *                  epoch is the x axis)
+ *   epoch, task    by default only each run's last point is kept (the row with the most
+ *                  samples_seen, else the last in the file; per training task when task is
+ *                  a heatmap axis; not in `learning`, which plots them all)
  *   eval_task      energy-accuracy averages over it (the mean accuracy over tasks)
  *   every other column is configuration; those whose value varies form the series.
  * Several inputs are read as one table; a column a kind needs must be in every input.
