@@ -46,13 +46,13 @@ static int usage(FILE *f)
     return f == stdout ? XB_EXIT_OK : XB_EXIT_USAGE;
 }
 
-static int parse_px(const char *name, const char *v, int *out)
+static int parse_px(const char *name, const char *v, long min, int *out)
 {
     char *end;
     errno = 0;
     const long k = strtol(v, &end, 10);
-    if (end == v || *end || errno || k < 200 || k > 8192)
-        return xb_cli_usage("plot", "%s = '%s' is outside [200, 8192] px", name, v);
+    if (end == v || *end || errno || k < min || k > 8192)
+        return xb_cli_usage("plot", "%s = '%s' is outside [%ld, 8192] px", name, v, min);
     *out = (int)k;
     return 0;
 }
@@ -125,7 +125,8 @@ int xb_cmd_plot(int argc, char **argv)
             (m = xb_cli_opt(&i, argc, argv, "--height", &v))) {
             const int w = !strncmp(a, "--width", 7);
             if (m < 0) rc = xb_cli_usage("plot", "%s needs a value", w ? "--width" : "--height");
-            else if (parse_px(w ? "--width" : "--height", v, w ? &o.width : &o.height)) rc = XB_EXIT_USAGE;
+            else if (parse_px(w ? "--width" : "--height", v, w ? 200 : 150, w ? &o.width : &o.height))
+                rc = XB_EXIT_USAGE;
             continue;
         }
         if (a[0] == '-' && a[1]) { rc = xb_cli_usage("plot", "unknown option '%s'", a); break; }
