@@ -9,6 +9,8 @@ O=docs/figures
 mkdir -p "$O"
 "$X" plot energy-accuracy "$D/results_w1.csv" --label-front -o "$O/energy-accuracy.png" \
     --title "W1, Fashion-MNIST: devices × ADC bits (fixture data)"
+"$X" plot energy-breakdown "$D/results_w1.csv" -o "$O/energy-breakdown.png" \
+    --title "Where the energy goes: W1 per device and ADC resolution (fixture data)"
 "$X" plot pulse-response "$D/pulse_softbounds.csv" --measured "$D/pulse_measured.csv" \
     -o "$O/pulse-response.png" --title "Soft-bounds device, 12 devices (fixture data)"
 "$X" plot learning "$D/results_cl.csv" -o "$O/learning.png" \

@@ -16,6 +16,8 @@ static int usage(FILE *f)
         "  energy-accuracy  accuracy vs energy per sample (log x) from results.csv files; one series\n"
         "                   per --color value, mean +- sd over seeds at each run's last epoch;\n"
         "                   the Pareto front is drawn and printed\n"
+        "  energy-breakdown the share of each energy-ledger part (e_*_J, energy_*_J) per\n"
+        "                   configuration, stacked bars (where the energy goes)\n"
         "  pulse-response   conductance vs pulse index from `xbemu devices pulse` CSVs: mean +- sd\n"
         "                   band over devices, a few single devices; --measured FILE overlays data\n"
         "  learning         accuracy vs epoch (samples_seen for task sequences) per eval_task,\n"
@@ -84,8 +86,8 @@ int xb_cmd_plot(int argc, char **argv)
     if (xb_cli_is_help(argv[1])) return usage(stdout);
     const int kind = xb_plot_kind_find(argv[1]);
     if (kind < 0)
-        return xb_cli_usage("plot", "unknown plot kind '%s' (energy-accuracy, pulse-response, "
-                            "learning, heatmap, sweep, scaling)", argv[1]);
+        return xb_cli_usage("plot", "unknown plot kind '%s' (energy-accuracy, energy-breakdown, "
+                            "pulse-response, learning, heatmap, sweep, scaling)", argv[1]);
     xb_plot_opts o = { .kind = (xb_plot_kind)kind, .logx = -1, .logy = -1 };
     const char *out = NULL, *hash = NULL;
     const char **inputs = xb_calloc((size_t)argc, sizeof *inputs);

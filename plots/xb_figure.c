@@ -23,7 +23,7 @@
 enum { REF_W = 960, REF_H = 640, MAX_DIM = 8192 };
 #define REF_DPI 150.0           /* 960 px = 6.4 in: text 10-12 pt, as matplotlib's defaults */
 
-typedef enum { IT_SERIES, IT_BAND, IT_TEXT, IT_VLINE } item_kind;
+typedef enum { IT_SERIES, IT_BAND, IT_TEXT, IT_VLINE, IT_HBARS } item_kind;
 typedef struct item {
     item_kind kind;
     char *label;
@@ -32,6 +32,7 @@ typedef struct item {
     xb_style st;
     int ha, va;
     double dx, dy;              /* text: offset in pixels at the reference size */
+    double bh;                  /* horizontal bars: from lo to x at height y, bh tall */
 } item;
 
 typedef struct axis {
@@ -402,6 +403,24 @@ xb_status xb_figure_band(xb_figure *f, const char *label, const double *x, const
     return add_xy(f, IT_BAND, label, x, hi, NULL, lo, n, s, err);
 }
 
+xb_status xb_figure_hbars(xb_figure *f, const char *label, const double *y, const double *x0,
+                          const double *x1, size_t n, double height, const xb_style *s, xb_err *err)
+{
+    const char *what = label && *label ? label : "bars";
+    xb_status st = check_log_values(f, what, x0, n, XB_AXIS_X, err);
+    if (!st) st = check_log_values(f, what, x1, n, XB_AXIS_X, err);
+    if (st) return st;
+    if (!(height > 0)) return xb_fail(err, XB_ERANGE, "%s: bar height %g is not positive", what, height);
+    item it = { .kind = IT_HBARS, .n = n, .st = *s, .bh = height };
+    int fail = 0;
+    if (label && *label && !(it.label = xb_strdup(label))) fail = 1;
+    it.x = dup_array(x1, n, &fail);
+    it.y = dup_array(y, n, &fail);
+    it.lo = dup_array(x0, n, &fail);
+    if (fail) { free_item(&it); return xb_fail(err, XB_ENOMEM, "figure: out of memory"); }
+    return push_item(f, &it, err);
+}
+
 xb_status xb_figure_text(xb_figure *f, double x, double y, double dx, double dy, const char *text,
                          int ha, int va, xb_err *err)
 {
@@ -594,6 +613,13 @@ static void data_range(const xb_figure *f, xb_axis_id a, double *lo, double *hi)
         const item *it = &f->items[i];
         if (it->kind == IT_TEXT) continue;
         if (it->kind == IT_VLINE && a == XB_AXIS_Y) continue;
+        for (size_t k = 0; k < it->n && it->kind == IT_HBARS; k++) {
+            const double v[2] = { a == XB_AXIS_X ? it->x[k] : it->y[k] - 0.5 * it->bh,
+                                  a == XB_AXIS_X ? it->lo[k] : it->y[k] + 0.5 * it->bh };
+            for (int j = 0; j < 2; j++)
+                if (isfinite(v[j]) && (!logax || v[j] > 0)) { *lo = fmin(*lo, v[j]); *hi = fmax(*hi, v[j]); }
+        }
+        if (it->kind == IT_HBARS) continue;
         for (size_t k = 0; k < it->n; k++) {
             double v[3] = { a == XB_AXIS_X ? it->x[k] : it->y[k], NAN, NAN };
             if (a == XB_AXIS_Y && it->e && isfinite(it->e[k])) {
@@ -758,7 +784,21 @@ static void draw_items(xb_figure *f, cairo_t *cr, const layout *L)
         for (size_t i = 0; i < f->nitems; i++) {
             const item *it = &f->items[i];
             const double lw = line_width(f, &it->st);
-            if (pass == 0 && it->kind == IT_BAND) {
+            if (pass == 0 && it->kind == IT_HBARS) {
+                for (size_t k = 0; k < it->n; k++) {
+                    const double a = xb_map_apply(&f->map[0], it->lo[k]), b = xb_map_apply(&f->map[0], it->x[k]);
+                    const double c = xb_map_apply(&f->map[1], it->y[k] - 0.5 * it->bh);
+                    const double d = xb_map_apply(&f->map[1], it->y[k] + 0.5 * it->bh);
+                    if (!isfinite(a) || !isfinite(b) || !isfinite(c) || !isfinite(d)) continue;
+                    cairo_rectangle(cr, fmin(a, b), fmin(c, d), fabs(b - a), fabs(d - c));
+                }
+                set_rgb(cr, it->st.color, it->st.alpha);
+                cairo_fill_preserve(cr);
+                cairo_set_source_rgb(cr, 1, 1, 1);       /* a white seam between stacked bars */
+                cairo_set_line_width(cr, 1.0 * f->s);
+                cairo_set_dash(cr, NULL, 0, 0);
+                cairo_stroke(cr);
+            } else if (pass == 0 && it->kind == IT_BAND) {
                 cairo_new_path(cr);
                 int any = 0;
                 for (size_t k = 0; k < it->n; k++) {
@@ -972,7 +1012,9 @@ static void legend_measure(const xb_figure *f, cairo_t *cr, const layout *L, leg
     g->n = 0;
     for (size_t i = 0; i < f->nitems; i++) {
         const item *it = &f->items[i];
-        if ((it->kind != IT_SERIES && it->kind != IT_BAND) || !it->label || it->st.no_legend) continue;
+        if ((it->kind != IT_SERIES && it->kind != IT_BAND && it->kind != IT_HBARS) || !it->label ||
+            it->st.no_legend)
+            continue;
         tw = fmax(tw, text_box(cr, it->label, L->fs_legend, 0).w);
         g->n++;
     }
@@ -1002,6 +1044,12 @@ static size_t legend_hides(const xb_figure *f, cairo_t *cr, const layout *L, dou
             const tbox b = text_box(cr, it->label, L->fs_legend * 0.9, 0);
             const double lx = px - b.w, ly = f->box[1] + 0.4 * L->pad;   /* both sides */
             if (lx < x + w && lx + 2 * b.w > x && ly < y + h && ly + b.asc + b.desc > y) cnt += 10;
+        }
+        for (size_t k = 0; it->kind == IT_HBARS && k < it->n; k++) {
+            const double a = xb_map_apply(&f->map[0], it->lo[k]), b = xb_map_apply(&f->map[0], it->x[k]);
+            const double c = xb_map_apply(&f->map[1], it->y[k] - 0.5 * it->bh);
+            const double d = xb_map_apply(&f->map[1], it->y[k] + 0.5 * it->bh);
+            if (fmin(a, b) < x + w && fmax(a, b) > x && fmin(c, d) < y + h && fmax(c, d) > y) cnt += 20;
         }
         if (it->kind != IT_SERIES && it->kind != IT_BAND) continue;
         for (int edge = 0; edge < (it->lo ? 2 : 1); edge++) {
@@ -1058,10 +1106,12 @@ static void draw_legend(xb_figure *f, cairo_t *cr, const layout *L, const legend
     size_t r = 0;
     for (size_t i = 0; i < f->nitems; i++) {
         const item *it = &f->items[i];
-        if ((it->kind != IT_SERIES && it->kind != IT_BAND) || !it->label || it->st.no_legend) continue;
+        if ((it->kind != IT_SERIES && it->kind != IT_BAND && it->kind != IT_HBARS) || !it->label ||
+            it->st.no_legend)
+            continue;
         const double yc = y0 + pad + (r + 0.5) * row, xs = x0 + pad;
-        if (it->kind == IT_BAND) {
-            set_rgb(cr, it->st.color, it->st.alpha > 0 ? it->st.alpha : 0.22);
+        if (it->kind == IT_BAND || it->kind == IT_HBARS) {
+            set_rgb(cr, it->st.color, it->st.alpha > 0 ? it->st.alpha : it->kind == IT_BAND ? 0.22 : 1);
             cairo_rectangle(cr, xs, yc - 0.35 * row, sample, 0.7 * row);
             cairo_fill(cr);
         } else {

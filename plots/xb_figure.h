@@ -2,7 +2,7 @@
  * written as PNG with libpng (or as PDF/SVG through cairo's vector surfaces).
  *
  * A figure is one plot area with an x and a y axis (linear or log10), any number of
- * series (markers, lines, error bars, filled bands), text annotations, an optional
+ * series (markers, lines, error bars, filled bands, horizontal bars), text annotations, an optional
  * heatmap with a colour bar, a legend and a title. The figure copies everything it is
  * given: the caller's arrays may be freed after each call. Nothing is drawn until
  * xb_figure_render(); ranges left automatic are then fixed from the data (5 % margins on
@@ -111,6 +111,10 @@ xb_status xb_figure_series(xb_figure *f, const char *label, const double *x, con
 /* A filled band between lo[i] and hi[i] over x[i] (in the style's colour, translucent). */
 xb_status xb_figure_band(xb_figure *f, const char *label, const double *x, const double *lo,
                          const double *hi, size_t n, const xb_style *s, xb_err *err);
+/* Horizontal bars: bar i spans x0[i]..x1[i] at height y[i], `height` tall (data units);
+ * stacked bars are one call per segment with cumulative x0, x1. */
+xb_status xb_figure_hbars(xb_figure *f, const char *label, const double *y, const double *x0,
+                          const double *x1, size_t n, double height, const xb_style *s, xb_err *err);
 /* Text at data point (x, y) moved by (dx, dy) pixels at the reference size (y down), on a
  * translucent white box; ha/va in {-1 left/top, 0 centre, 1 right/bottom}. */
 xb_status xb_figure_text(xb_figure *f, double x, double y, double dx, double dy, const char *text,

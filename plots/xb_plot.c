@@ -17,6 +17,7 @@ enum { KEYLEN = 384, VALLEN = 96, MAXCOLS = 128, TRACES = 5 };
 
 const char *const xb_plot_kind_names[XB_PLOT_NKINDS] = {
     "energy-accuracy", "pulse-response", "learning", "heatmap", "sweep", "scaling",
+    "energy-breakdown",
 };
 
 int xb_plot_kind_find(const char *name)
@@ -1104,6 +1105,138 @@ static xb_status kind_heatmap(ctx *c, xb_err *err)
     return st;
 }
 
+/* Energy ledger parts: e_*_J or energy_*_J columns, not totals or per-sample sums. */
+static int is_energy_part(const char *name)
+{
+    if (!ends_with(name, "_J") || (strncmp(name, "e_", 2) && strncmp(name, "energy_", 7))) return 0;
+    return !strstr(name, "total") && !strstr(name, "per_sample");
+}
+
+typedef struct part { const char *col; double mean_share; size_t k; } part;
+
+static int cmp_part(const void *p, const void *q)
+{
+    const part *a = p, *b = q;
+    return (a->mean_share < b->mean_share) - (a->mean_share > b->mean_share);   /* largest first */
+}
+
+/* Where the energy goes: for each configuration (last point of its runs, mean over seeds
+ * and evaluation rows) the share of each ledger part, as stacked horizontal bars. The six
+ * largest parts (by mean share) get colours, the rest is "other"; parts that are zero
+ * everywhere are left out. */
+static xb_status kind_energy_breakdown(ctx *c, xb_err *err)
+{
+    enum { NPART = 64, SHOWN = 6 };
+    const xb_plot_opts *o = c->o;
+    const xb_csv *t0 = c->ts.t[0];
+    part parts[NPART];
+    size_t np = 0;
+    for (size_t k = 0; k < t0->ncols && np < NPART; k++)
+        if (is_energy_part(t0->head[k]) && has_col(&c->ts, t0->head[k])) {
+            parts[np] = (part){ t0->head[k], 0, np };
+            np++;
+        }
+    if (!np)
+        return xb_fail(err, XB_EINVAL, "%s: no energy ledger columns (e_*_J or energy_*_J, not totals)",
+                       t0->name);
+    cols cfg;
+    const char *const none[] = { NULL };
+    varying_config(&c->ts, none, &cfg);
+    static const char *const skip[] = { "seed", "epoch", "task", "eval_task", NULL };
+    char *keep = NULL;
+    olist L = { 0 };
+    double *mean = NULL;                 /* np x G */
+    size_t G = 0, total = 0;
+    for (size_t t = 0; t < c->ts.n; t++) total += c->ts.t[t]->nrows;
+    xb_status st = keep_last_epoch(&c->ts, &cfg, o->all_epochs, 0, &keep, err);
+    for (size_t k = 0; k < np && !st; k++) {
+        olist Lk = { xb_malloc((total ? total : 1) * sizeof *Lk.o), 0 };
+        if (!Lk.o) { st = xb_fail(err, XB_ENOMEM, "out of memory"); break; }
+        size_t i = 0;
+        for (size_t t = 0; t < c->ts.n && !st; t++)
+            for (size_t r = 0; r < c->ts.t[t]->nrows && !st; r++, i++) {
+                if (!keep[i]) continue;
+                obs *q = &Lk.o[Lk.n++];
+                *q = (obs){ .t = t, .r = r, .n = 1 };
+                make_key(&c->ts, t, r, &cfg, skip, q->key, KEYLEN);
+                st = num(&c->ts, t, r, parts[k].col, &q->y, err);
+                if (!st && q->y < 0)
+                    st = xb_fail(err, XB_ERANGE, "%s:%d: %s = %g is negative", c->ts.t[t]->name,
+                                 c->ts.t[t]->line[r], parts[k].col, q->y);
+            }
+        if (!st) st = average_by_key(&Lk, err);     /* same rows, so the same group order */
+        if (!st && k == 0) {
+            G = Lk.n;
+            mean = xb_calloc(np * G, sizeof *mean);
+            if (!mean) st = xb_fail(err, XB_ENOMEM, "out of memory");
+            else { L = Lk; Lk.o = NULL; }
+        }
+        for (size_t g = 0; g < G && !st; g++) mean[k * G + g] = (k == 0 ? L.o : Lk.o)[g].y;
+        xb_free(Lk.o);
+    }
+    for (size_t g = 0; g < G && !st; g++) {          /* shares, in percent */
+        double sum = 0;
+        for (size_t k = 0; k < np; k++) sum += mean[k * G + g];
+        for (size_t k = 0; k < np; k++) {
+            mean[k * G + g] = sum > 0 ? 100.0 * mean[k * G + g] / sum : 0;
+            parts[k].mean_share += mean[k * G + g] / (double)G;
+        }
+    }
+    if (!st && o->table) st = report(c, err, "# configuration\tpart\tshare (%%)\n");
+    for (size_t g = 0; g < G && o->table && !st; g++)
+        for (size_t k = 0; k < np && !st; k++)
+            st = report(c, err, "%s\t%s\t%.4g\n", L.o[g].key[0] ? L.o[g].key : "all runs", parts[k].col,
+                        mean[k * G + g]);
+    if (!st) {
+        qsort(parts, np, sizeof *parts, cmp_part);
+        st = xb_figure_title(c->fig, o->title ? o->title : "Where the energy goes", err);
+        if (!st) st = xb_figure_label(c->fig, XB_AXIS_X, o->xlabel ? o->xlabel : "share of the energy (%)", err);
+        if (!st) st = xb_figure_label(c->fig, XB_AXIS_Y, o->ylabel, err);
+        if (!st) st = xb_figure_range(c->fig, XB_AXIS_X, 0, 100, err);
+        if (!st) st = xb_figure_range(c->fig, XB_AXIS_Y, -0.6, (double)G - 0.4, err);
+        xb_figure_flip_y(c->fig);
+    }
+    double *v = st ? NULL : xb_malloc((G ? G : 1) * 4 * sizeof *v);
+    if (!st && !v) st = xb_fail(err, XB_ENOMEM, "out of memory");
+    if (!st && G > XB_TICKS_MAX) st = xb_fail(err, XB_ERANGE, "%zu configurations: at most %d", G, XB_TICKS_MAX);
+    if (!st) {
+        double *y = v, *cum = v + G, *x0 = v + 2 * G, *x1 = v + 3 * G;
+        char labs[XB_TICKS_MAX][VALLEN];
+        const char *lp[XB_TICKS_MAX];
+        for (size_t g = 0; g < G; g++) {
+            y[g] = (double)g; cum[g] = 0;
+            char full[KEYLEN];
+            compact_key(L.o[g].key, full, sizeof full);
+            snprintf(labs[g], VALLEN, "%.90s", full[0] ? full : "all runs");
+            lp[g] = labs[g];
+        }
+        st = xb_figure_ticks(c->fig, XB_AXIS_Y, y, lp, G, err);
+        for (size_t j = 0; j <= SHOWN && j < np && !st; j++) {       /* SHOWN parts, then "other" */
+            const int other = j == SHOWN;
+            double any = 0;
+            for (size_t g = 0; g < G; g++) {
+                double share = 0;
+                for (size_t k = other ? SHOWN : j; k < (other ? np : j + 1); k++) share += mean[parts[k].k * G + g];
+                x0[g] = cum[g]; x1[g] = cum[g] + share; cum[g] = x1[g];
+                any += share;
+            }
+            if (!(any > 0)) continue;
+            char name[128];
+            size_t nother = 0;
+            for (size_t k = SHOWN; k < np; k++) nother += parts[k].mean_share > 0;
+            if (other) snprintf(name, sizeof name, "other (%zu parts)", nother);
+            else {
+                const char *col = parts[j].col + (strncmp(parts[j].col, "e_", 2) ? 7 : 2);
+                snprintf(name, sizeof name, "%.*s", (int)(strlen(col) - 2), col);   /* drop _J */
+            }
+            xb_style sty = { .color = other ? (xb_rgb){ 0.6, 0.6, 0.6 } : xb_palette(j) };
+            st = xb_figure_hbars(c->fig, name, y, x0, x1, G, 0.7, &sty, err);
+        }
+    }
+    xb_free(v); xb_free(keep); xb_free(L.o); xb_free(mean);
+    return st;
+}
+
 /* "256x785x1" -> 256*785*1; 0 if not of that form. */
 static double shape_size(const char *s)
 {
@@ -1280,6 +1413,7 @@ xb_status xb_plot_make(const xb_plot_opts *o, const char *const *inputs, size_t 
         case XB_PLOT_SWEEP: st = kind_grouped(&c, 0, err); break;
         case XB_PLOT_HEATMAP: st = kind_heatmap(&c, err); break;
         case XB_PLOT_SCALING: st = kind_scaling(&c, err); break;
+        case XB_PLOT_ENERGY_BREAKDOWN: st = kind_energy_breakdown(&c, err); break;
         default: st = xb_fail(err, XB_EINVAL, "unknown plot kind %d", (int)o->kind);
         }
     tset_free(&c.ts);

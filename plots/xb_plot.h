@@ -36,7 +36,7 @@ xb_status xb_pareto(const double *energy, const double *acc, size_t n, size_t *i
 
 typedef enum {
     XB_PLOT_ENERGY_ACCURACY, XB_PLOT_PULSE_RESPONSE, XB_PLOT_LEARNING, XB_PLOT_HEATMAP,
-    XB_PLOT_SWEEP, XB_PLOT_SCALING, XB_PLOT_NKINDS
+    XB_PLOT_SWEEP, XB_PLOT_SCALING, XB_PLOT_ENERGY_BREAKDOWN, XB_PLOT_NKINDS
 } xb_plot_kind;
 extern const char *const xb_plot_kind_names[XB_PLOT_NKINDS];   /* "energy-accuracy", ... */
 int xb_plot_kind_find(const char *name);                         /* -1 if unknown */

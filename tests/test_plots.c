@@ -667,6 +667,52 @@ static void test_pulse_response_table(void)
     xb_plot_clear(&p);
 }
 
+/* Energy breakdown: ledger parts (e_*_J, energy_*_J; not totals) as shares of their sum,
+ * per configuration, mean over seeds first: b: a = 3, b = 1 -> 75 / 25 %. */
+static void test_energy_breakdown(void)
+{
+    const char *csv = "device,seed,epoch,e_a_J,e_b_J,e_c_J,energy_total_J,energy_per_sample_J\n"
+                      "x,1,1,9,9,0,18,1\n" "x,1,2,1,3,0,4,1\n"
+                      "y,1,2,2,2,0,4,1\n" "y,2,2,4,0,0,4,1\n";
+    char path[4096];
+    xb_test_write("eb.csv", csv, strlen(csv), path, sizeof path);
+    const char *in[1] = { path };
+    const xb_plot_opts o = { .kind = XB_PLOT_ENERGY_BREAKDOWN, .logx = -1, .logy = -1, .table = 1 };
+    xb_plot p = { 0 };
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(xb_plot_make(&o, in, 1, &p, &err) == XB_OK);
+    CU_ASSERT_STRING_EQUAL(p.report, "# configuration\tpart\tshare (%)\n"
+                           "device=x\te_a_J\t25\n" "device=x\te_b_J\t75\n" "device=x\te_c_J\t0\n"
+                           "device=y\te_a_J\t75\n" "device=y\te_b_J\t25\n" "device=y\te_c_J\t0\n");
+    xb_plot_clear(&p);
+    const char *none = "device,accuracy,energy_per_sample_J\nx,0.5,1e-9\n";
+    xb_test_write("eb0.csv", none, strlen(none), path, sizeof path);
+    CU_ASSERT(xb_plot_make(&o, in, 1, &p, &err) == XB_EINVAL && strstr(err.msg, "no energy ledger columns"));
+}
+
+/* A horizontal bar covers the pixels its ends give: 20..60 on a 0..100 axis, centred. */
+static void test_hbars_pixels(void)
+{
+    xb_figure *f;
+    xb_err err = { 0 };
+    const xb_rgb red = { 1, 0, 0 };
+    CU_ASSERT_FATAL(xb_figure_alloc(&f, 640, 480, &err) == XB_OK);
+    CU_ASSERT(xb_figure_range(f, XB_AXIS_X, 0, 100, &err) == XB_OK);
+    CU_ASSERT(xb_figure_range(f, XB_AXIS_Y, -1, 1, &err) == XB_OK);
+    const double y = 0, x0 = 20, x1 = 60;
+    const xb_style s = { .color = red };
+    CU_ASSERT(xb_figure_hbars(f, NULL, &y, &x0, &x1, 1, 0.5, &s, &err) == XB_OK);
+    CU_ASSERT_FATAL(xb_figure_render(f, &err) == XB_OK);
+    double box[4], cx, cy;
+    xb_figure_plot_area(f, box);
+    const size_t n = find_colour(f, red, &cx, &cy);
+    const double w = 0.4 * (box[2] - box[0]), h = 0.25 * (box[3] - box[1]);
+    CU_ASSERT(fabs((double)n - w * h) <= 2 * (w + h) + 4);   /* the white seam eats the rim */
+    CU_ASSERT(fabs(cx - (box[0] + 0.4 * (box[2] - box[0]))) <= 0.5);
+    CU_ASSERT(fabs(cy - 0.5 * (box[1] + box[3])) <= 0.5);
+    xb_figure_free(f);
+}
+
 /* Scaling: sizes from "AxB" shapes (or a size field), repeats averaged, and the GSL
  * log-log slope in the report. Repeats at t*1.1 and t/1.1 average to t times a constant,
  * so time = 3*size gives slope 1 and time = size^2 slope 2, exactly. */
@@ -735,5 +781,6 @@ XB_SUITE(plots, XB_TEST(test_map_linear_log), XB_TEST(test_log_ticks_decades),
          XB_TEST(test_bad_input), XB_TEST(test_energy_accuracy_reduction),
          XB_TEST(test_sweep_learning_table), XB_TEST(test_task_sequence), XB_TEST(test_file_column),
          XB_TEST(test_accuracy_matrix), XB_TEST(test_pulse_response_table),
+         XB_TEST(test_energy_breakdown), XB_TEST(test_hbars_pixels),
          XB_TEST(test_scaling_slope),
          XB_TEST(test_alloc_failures))
