@@ -23,7 +23,7 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += $(ARCH) -std=c11 -Wall -Wextra -Werror -fopenmp -ffp-contract=off -MMD -MP
 GIT_HASH := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 CPPFLAGS += -I. -D_POSIX_C_SOURCE=200809L -DXB_VERSION='"$(VERSION)"' -DXB_GIT_HASH='"$(GIT_HASH)"'
-PKGS     := gsl inih libpng zlib cairo
+PKGS     := gsl inih libpng zlib cairo libcjson fontconfig
 CPPFLAGS += $(shell pkg-config --cflags $(PKGS))
 # OpenBLAS supplies cblas_*; GSL's own gslcblas is not linked. The OpenMP build of
 # OpenBLAS is preferred (it shares our libgomp thread pool and runs serially inside our

