@@ -28,5 +28,11 @@ check run-missing-file 1 "cannot open config file" -- "$X" run "$T/nonexistent.i
 check run-bad-type 2 "type = 'nosuch' is not a device model" -- "$X" run --set device.type=nosuch
 check data-help 0 "convert-mnist" -- "$X" data --help
 check data-convert-missing 1 "cannot open" -- "$X" data convert-mnist "$T/nodigits" --out "$T/m"
+check crossbar-mvm 0 "relative_rms_error" -- "$X" crossbar mvm --rows 40 --cols 24 --batch 2
+check crossbar-bad-key 2 "\[crossbar\] adc_bits = 99 bit is outside" -- "$X" crossbar mvm --set crossbar.adc_bits=99
+check crossbar-bad-device 2 "type = 'nosuch' is not a device model" -- "$X" crossbar mvm --device nosuch
+printf '1e-3,0\n1e-3,0\n' > "$T/G.csv"; printf '0.3\n0.17\n' > "$T/V.csv"
+check crossbar-irdrop 0 "^0$" -- "$X" crossbar irdrop --g "$T/G.csv" --v "$T/V.csv" --r-row 2 --r-col 3.5
+check crossbar-irdrop-args 2 "irdrop needs --g, --v, --r-row and --r-col" -- "$X" crossbar irdrop --g "$T/G.csv"
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
