@@ -428,33 +428,41 @@ static void tile_read(xb_layer *L, const tile *t, read_ctx *c, const float *X, s
     xb_energy_count(e, XB_C_MVM, (double)batch * members);
 }
 
-/* Output noise and ADC of one vector's tile outputs; returns 1 if any saturated. */
-static int convert(xb_layer *L, size_t tidx, int dir, size_t s0, float *y, size_t ns,
-                   float xnorm, uint32_t vec, uint32_t rep)
+/* Output noise and ADC of one vector's tile outputs; returns 1 if any saturated.
+ * Noise: out_noise z0 + w_noise ||x|| z1, z0 and z1 filled (4 normals per Philox call)
+ * from the READ stream of the tile's array, row 0x40000000 | dir << 29 | repeat,
+ * epoch = the layer's vector counter, draws 0 and 1. z: scratch of 2 ns floats. */
+static int convert(xb_layer *L, size_t tidx, int dir, size_t s0, float *restrict y, size_t ns,
+                   float xnorm, uint32_t vec, uint32_t rep, float *restrict z)
 {
-    const float on = (float)L->xp[XB_XB_OUT_NOISE], wn = (float)L->xp[XB_XB_W_NOISE];
+    const float on = (float)L->xp[XB_XB_OUT_NOISE], wn = (float)L->xp[XB_XB_W_NOISE] * xnorm;
     const int bits = (int)L->xp[XB_XB_ADC_BITS];
     const size_t tr = tidx / L->ntc, tc = tidx % L->ntc;
-    const float *bound = dir ? L->adc_bound_t + tc * L->nin + s0 : L->adc_bound + tr * L->out + s0;
-    const xb_rng rng = xb_rng_for_row(L->seed, XB_RNG_READ, L->id * 4096u + 2u * (uint32_t)tidx,
-                                      0x40000000u | ((uint32_t)dir << 29) | rep, vec);
-    int sat = 0;
+    const float *restrict bound = dir ? L->adc_bound_t + tc * L->nin + s0
+                                      : L->adc_bound + tr * L->out + s0;
+    if (on > 0 || wn > 0) {
+        const xb_rng rng = xb_rng_for_row(L->seed, XB_RNG_READ, L->id * 4096u + 2u * (uint32_t)tidx,
+                                          0x40000000u | ((uint32_t)dir << 29) | rep, vec);
+        xb_rng_fill_normal(&rng, 0, ns, z);
+        if (wn > 0) xb_rng_fill_normal(&rng, 1, ns, z + ns);
+        if (wn > 0) for (size_t s = 0; s < ns; s++) y[s] += on * z[s] + wn * z[ns + s];
+        else for (size_t s = 0; s < ns; s++) y[s] += on * z[s];
+    }
+    const float levels = bits > 0 ? (float)((1u << bits) - 2u) : 0.0f;
+    size_t nsat = 0;
     for (size_t s = 0; s < ns; s++) {
+        const float b = bound[s];
         float v = y[s];
-        if (on > 0 || wn > 0) {
-            float u[4];
-            xb_rng_u4(&rng, (uint32_t)s, 0, u);
-            const float r = sqrtf(-2.0f * logf(u[0]));
-            const float z0 = r * cosf(6.28318530717958648f * u[1]);
-            const float z1 = r * sinf(6.28318530717958648f * u[1]);
-            v += on * z0 + wn * xnorm * z1;
+        nsat += !(fabsf(v) < b);                   /* at or beyond the bound (noise included) */
+        v = fminf(fmaxf(v, -b), b);
+        if (bits > 0) {
+            const float step = 2.0f * b / levels;
+            v = step * nearbyintf(v / step);
         }
-        int clipped = 0;
-        v = quantise(v, bound[s], bits, &clipped);
-        if (fabsf(y[s]) >= bound[s] || clipped) sat = 1, L->st.adc_saturated += 1;
         y[s] = v;
     }
-    return sat;
+    L->st.adc_saturated += (double)nsat;
+    return nsat > 0;
 }
 
 /* The whole read: dir 0 forward (in: batch x in, out: batch x out), 1 transpose. */
@@ -482,7 +490,8 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
     float *xn = xb_malloc(batch * sizeof *xn);
     uint8_t *sat = xb_calloc(batch, 1);
     float *Xr = xb_malloc(nD * sizeof *Xr);
-    int ok = X && Y && T && scale && xn && sat && Xr;
+    float *Z = xb_malloc(2 * (tnr > tnc ? tnr : tnc) * sizeof *Z);
+    int ok = X && Y && T && scale && xn && sat && Xr && Z;
     if (ok && c.noisy) ok = (c.Gp = xb_malloc(tn * sizeof(float))) && (!L->t[0].m || (c.Gm = xb_malloc(tn * sizeof(float))));
     if (ok && c.ir) ok = (c.Gt = xb_malloc(tn * sizeof(float))) && (c.Iir = xb_malloc((tnr > tnc ? tnr : tnc) * sizeof(double)))
                          && (c.Vir = xb_malloc((tnr > tnc ? tnr : tnc) * sizeof(float)));
@@ -540,7 +549,7 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
                                    : L->adc_bound + (ti / L->ntc) * L->out + s0;
                 for (size_t s = 0; s < ns; s++) bound[s] = fmaxf(bound[s], fabsf(y[s]));
             } else if (adc) {
-                sat[b] |= (uint8_t)convert(L, ti, dir, s0, y, ns, xn[b], L->mvm_count + (uint32_t)b, 0);
+                sat[b] |= (uint8_t)convert(L, ti, dir, s0, y, ns, xn[b], L->mvm_count + (uint32_t)b, 0, Z);
             }
             for (size_t s = 0; s < ns; s++) Y[b * nS + s0 + s] += y[s];
         }
@@ -575,7 +584,7 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
                 xb_energy_op(e, &L->eu, XB_E_DAC, (double)nd);
                 xb_energy_add(e, XB_E_ADC, (double)(ns + (t->m ? 0 : 1)), (ns + (t->m ? 0 : 1)) * e_adc);
                 sat[b] |= (uint8_t)convert(L, ti, dir, s0, T, ns, (float)sqrt(n2),
-                                           L->mvm_count + (uint32_t)b, (uint32_t)rep);
+                                           L->mvm_count + (uint32_t)b, (uint32_t)rep, Z);
                 for (size_t s = 0; s < ns; s++) Y[b * nS + s0 + s] += T[s];
             }
             for (size_t s = 0; s < nS; s++) Y[b * nS + s] /= f;
@@ -588,7 +597,7 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
     L->mvm_count += (uint32_t)batch;
     L->st.mvm_vectors += (double)batch;
 done:
-    xb_free(X); xb_free(Y); xb_free(T); xb_free(scale); xb_free(xn); xb_free(sat); xb_free(Xr);
+    xb_free(X); xb_free(Y); xb_free(T); xb_free(scale); xb_free(xn); xb_free(sat); xb_free(Xr); xb_free(Z);
     xb_free(c.Gp); xb_free(c.Gm); xb_free(c.Gt); xb_free(c.Iir); xb_free(c.Vir);
 }
 
