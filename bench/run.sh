@@ -6,7 +6,7 @@
 set -eu
 B=${1:?usage: bench/run.sh BUILD [RUNS]}
 RUNS=${2:-5}
-echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "# machine: $(env -u OMP_NUM_THREADS nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ), runs per case: $RUNS, OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset}"
 for exe in "$B"/bench/*; do
     [ -x "$exe" ] && [ -f "$exe" ] || continue

@@ -755,6 +755,108 @@ static void test_bad_config_values(void)
     xb_layer_free(L);
 }
 
+
+/* ---------------------------------------------------------------- one-way pairs */
+
+/* A one-way test device: G falls by exactly `step` per pulse (pulse_dir -1), from
+ * g_max towards g_min, no noise. Enough to check the routing of differential pairs. */
+enum { OW_GMIN, OW_GMAX, OW_STEP, OW_NPARAMS };
+static const xb_param_spec ow_params[OW_NPARAMS] = {
+    [OW_GMIN] = { "g_min", 1e-6, "S", 0, 1, "lowest conductance" },
+    [OW_GMAX] = { "g_max", 1e-4, "S", 0, 1, "highest (initial) conductance" },
+    [OW_STEP] = { "step", 1e-6, "S", 0, 1, "conductance lost per pulse" },
+};
+static const char *const ow_fields[1] = { "g" };
+static void ow_range(const double *p, double *lo, double *hi) { *lo = p[OW_GMIN]; *hi = p[OW_GMAX]; }
+static void ow_init(xb_row *r, const double *p, const xb_rng *rng)
+{
+    (void)rng;
+    for (size_t j = 0; j < r->n; j++) r->f[0][j] = (float)p[OW_GMAX];
+}
+static void ow_g(const xb_row *r, const double *p, float *g, const xb_rng *rng)
+{
+    (void)p; (void)rng;
+    memcpy(g, r->f[0], r->n * sizeof *g);
+}
+static void ow_pulse(xb_row *r, const double *p, const int16_t *n, const xb_rng *rng)
+{
+    (void)rng;
+    for (size_t j = 0; j < r->n; j++)
+        r->f[0][j] = (float)fmax(p[OW_GMIN], r->f[0][j] - n[j] * p[OW_STEP]);
+}
+static double ow_energy(const xb_row *r, const double *p, const int16_t *n)
+{
+    (void)p;
+    double s = 0;
+    for (size_t j = 0; j < r->n; j++) s += n[j] * 1e-12;
+    return s;
+}
+static const xb_device_type ow_type = {
+    .name = "oneway_test", .summary = "test", .source = "test", .params = ow_params,
+    .nparams = OW_NPARAMS, .nfields = 1, .field_names = ow_fields, .flags = XB_DEV_ONE_WAY,
+    .pulse_dir = -1, .g_range = ow_range, .init_row = ow_init, .conductance_row = ow_g,
+    .pulse_row = ow_pulse, .pulse_energy_row = ow_energy,
+};
+
+/* auto mapping picks a differential pair; w = (G+ - G-)/g_unit, g_unit = (gmax-gmin)/w_scale.
+ * A positive count lowers G- (w rises), a negative one lowers G+; pulses are never sent
+ * in the impossible direction; write-verify reaches signed targets. */
+static void test_one_way_differential(void)
+{
+    double p[OW_NPARAMS], xp[XB_XB_NPARAMS];
+    xb_param_defaults(ow_params, OW_NPARAMS, p);
+    xbar_ideal(xp);
+    const xb_layer_spec s = { .type = &ow_type, .dev_params = p, .xbar_params = xp, .out = 2,
+                              .in = 3, .seed = 1, .id = 0 };
+    xb_layer *L;
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(xb_layer_alloc(&L, &s, &err) == XB_OK);
+    CU_ASSERT_EQUAL(xb_layer_mapping(L), XB_MAP_DIFFERENTIAL);
+    const double gu = (1e-4 - 1e-6) / 1.0;
+    CU_ASSERT(fabs(xb_layer_g_unit(L) - gu) < 1e-18);
+    CU_ASSERT(fabs(xb_layer_dw_min(L) / (1e-6 / gu) - 1) < 1e-4);   /* measured step (float G) */
+    float W0[6], W1[6];
+    xb_layer_weights(L, W0);
+    for (int k = 0; k < 6; k++) CU_ASSERT(W0[k] == 0.0f);       /* both members at g_max */
+    const int16_t n[6] = { 3, -2, 0, 0, 5, -1 };
+    xb_energy e;
+    xb_energy_reset(&e);
+    xb_layer_update_dev(L, n, &e);
+    xb_layer_weights(L, W1);
+    for (int k = 0; k < 6; k++) CU_ASSERT(fabs(W1[k] - n[k] * 1e-6 / gu) < 1e-5);
+    CU_ASSERT(e.n[XB_E_PULSE] == 11 && fabs(e.J[XB_E_PULSE] - 11e-12) < 1e-24);
+    xb_array *m;
+    xb_array *a = xb_layer_tile(L, 0, &m, NULL, NULL);
+    const float *Gp = xb_array_G(a), *Gm = xb_array_G(m);
+    /* (o=0,k=0): +3 -> G- of device (row 0, col 0) lost 3 steps, G+ untouched */
+    CU_ASSERT(Gp[0] == 1e-4f && fabs(Gm[0] - (1e-4 - 3e-6)) < 1e-11);
+    /* (o=0,k=1): -2 -> G+ of device (row 1, col 0) lost 2 steps */
+    CU_ASSERT(fabs(Gp[1 * 2 + 0] - (1e-4 - 2e-6)) < 1e-11 && Gm[1 * 2 + 0] == 1e-4f);
+    /* stochastic update on the pair: the sign of the change follows x d */
+    CU_ASSERT_FATAL(xb_layer_set(L, XB_XB_BL, 31, &err) == XB_OK);
+    const float x[3] = { 1, -1, 0 }, d[2] = { 1, -1 };
+    xb_layer_weights(L, W0);
+    for (int t = 0; t < 20; t++) xb_layer_update(L, x, d, 1, (float)(31 * 1e-6 / gu), NULL);
+    xb_layer_weights(L, W1);
+    for (int o = 0; o < 2; o++)
+        for (int k = 0; k < 3; k++) {
+            const double sgn = (double)x[k] * d[o], dd = (double)W1[o * 3 + k] - W0[o * 3 + k];
+            if (sgn == 0) { CU_ASSERT(dd == 0); }
+            else { CU_ASSERT(sgn > 0 ? dd > 0 : dd < 0); }
+        }
+    /* write-verify: one member carries |w|, the other stays at the base (g_max) */
+    CU_ASSERT_FATAL(xb_layer_set(L, XB_XB_PROG_TOL, 0.6e-6 / gu, &err) == XB_OK);
+    CU_ASSERT_FATAL(xb_layer_set(L, XB_XB_PROG_MAX_ITER, 50, &err) == XB_OK);
+    xb_layer_free(L);
+    CU_ASSERT_FATAL(xb_layer_alloc(&L, &s, &err) == XB_OK);
+    CU_ASSERT_FATAL(xb_layer_set(L, XB_XB_PROG_TOL, 0.6e-6 / gu, &err) == XB_OK);
+    const float T[6] = { 0.2f, -0.1f, 0.0f, 0.05f, -0.3f, 0.15f };
+    CU_ASSERT_EQUAL(xb_layer_program(L, T, NULL), 0);
+    xb_layer_weights(L, W1);
+    for (int k = 0; k < 6; k++) CU_ASSERT(fabs(W1[k] - T[k]) <= 0.6e-6 / gu + 1e-6);
+    xb_layer_free(L);
+}
+
 XB_SUITE(crossbar,
          XB_TEST(test_array_mvm_higham), XB_TEST(test_layer_ideal_reference),
          XB_TEST(test_layer_ideal_differential), XB_TEST(test_layer_ideal_tiled),
@@ -764,4 +866,4 @@ XB_SUITE(crossbar,
          XB_TEST(test_deterministic_update), XB_TEST(test_program_reaches_targets),
          XB_TEST(test_faults), XB_TEST(test_energy_2x2_hand_ledger), XB_TEST(test_energy_ledger_ops),
          XB_TEST(test_bit_identical_threads), XB_TEST(test_layer_alloc_every_failure),
-         XB_TEST(test_bad_config_values))
+         XB_TEST(test_bad_config_values), XB_TEST(test_one_way_differential))
