@@ -900,35 +900,52 @@ void xb_layer_update_dev(xb_layer *L, const int16_t *n, xb_energy *e)
     xb_free(buf);
 }
 
+/* Targets of write-verify. Reference: G = g_ref + w g_unit. Differential, two-way
+ * devices: the pair sits at g_min and one member carries |w|. Differential, one-way
+ * devices (each member can only move in direction dir): from the present pair (a, b)
+ * and the wanted difference D = w g_unit, the nearest reachable pair is
+ *   dir < 0: hi = min(a, b + D), targets (hi, hi - D)   (both only fall)
+ *   dir > 0: lo = max(a, b + D), targets (lo, lo - D)   (both only rise)
+ * so no pulse is asked in the impossible direction and the fewest are sent. */
 size_t xb_layer_program(xb_layer *L, const float *W, xb_energy *e)
 {
-    float *g = xb_malloc(L->max_nr * L->max_nc * sizeof *g);
+    const size_t tn = L->max_nr * L->max_nc;
+    float *g = xb_malloc(2 * tn * sizeof *g);
     if (!g) { set_status(L, XB_ENOMEM, NULL, "out of memory for programming"); return L->nin * L->out; }
+    float *gm = g + tn;
     const xb_program_opts o = { .tol = L->xp[XB_XB_PROG_TOL] * L->g_unit,
                                 .max_iter = (int)L->xp[XB_XB_PROG_MAX_ITER],
                                 .max_pulses = (int)L->xp[XB_XB_MAX_PULSES] };
     size_t missed = 0;
     for (size_t ti = 0; ti < L->nt; ti++) {
         const tile *t = &L->t[ti];
-        for (int mem = 0; mem < (t->m ? 2 : 1); mem++) {
-            for (size_t i = 0; i < t->nr; i++)
-                for (size_t j = 0; j < t->nc; j++) {
-                    const float w = W[(t->c0 + j) * L->nin + t->r0 + i];
-                    double target;
-                    if (isnan(w)) target = NAN;
-                    else if (!t->m) target = L->g_ref + w * L->g_unit;
-                    else {
-                        /* the pair sits at its base end; one member carries |w| */
-                        const double base = L->dir > 0 ? L->gmin : L->gmax;
-                        const double mag = fabs(w) * L->g_unit;
-                        const int carrier = (w > 0) == (L->dir > 0) ? 0 : 1;
-                        target = mem == carrier ? base + L->dir * mag : base;
-                    }
-                    if (!isnan(target)) target = fmin(fmax(target, L->gmin), L->gmax);
-                    g[i * t->nc + j] = (float)target;
+        const float *Ga = xb_array_G(t->p), *Gb = t->m ? xb_array_G(t->m) : NULL;
+        for (size_t i = 0; i < t->nr; i++)
+            for (size_t j = 0; j < t->nc; j++) {
+                const size_t q = i * t->nc + j;
+                const float w = W[(t->c0 + j) * L->nin + t->r0 + i];
+                double tp, tm = NAN;
+                if (isnan(w)) tp = NAN;
+                else if (!t->m) tp = L->g_ref + w * L->g_unit;
+                else if (!L->one_way) {
+                    const double mag = fabs(w) * L->g_unit;
+                    tp = w > 0 ? L->gmin + mag : L->gmin;
+                    tm = w > 0 ? L->gmin : L->gmin + mag;
+                } else {
+                    const double D = (double)w * L->g_unit;
+                    const double a = Ga[q], b = Gb[q];
+                    const double c = L->dir < 0 ? fmin(a, b + D) : fmax(a, b + D);
+                    tp = c;
+                    tm = c - D;
                 }
+                if (!isnan(tp)) tp = fmin(fmax(tp, L->gmin), L->gmax);
+                if (!isnan(tm)) tm = fmin(fmax(tm, L->gmin), L->gmax);
+                g[q] = (float)tp;
+                gm[q] = (float)tm;
+            }
+        for (int mem = 0; mem < (t->m ? 2 : 1); mem++) {
             xb_program_result r;
-            xb_array_program(mem ? t->m : t->p, g, &o, e, &r);
+            xb_array_program(mem ? t->m : t->p, mem ? gm : g, &o, e, &r);
             missed += r.missed;
         }
     }
