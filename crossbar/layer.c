@@ -115,6 +115,8 @@ struct xb_layer {
     int nrowbuf;
     double *re, *rn, *rw;       /* per-row energy, pulses, writes (max_nr) */
     xb_ir_work *irw;
+    double *arena;              /* read scratch, kept between calls */
+    size_t arena_len;           /* in doubles */
 };
 
 void xb_layer_free(xb_layer *L)
@@ -124,6 +126,7 @@ void xb_layer_free(xb_layer *L)
     xb_free(L->t); xb_free(L->dp); xb_free(L->adc_bound); xb_free(L->adc_bound_t);
     xb_free(L->rowbuf); xb_free(L->re); xb_free(L->rn); xb_free(L->rw);
     xb_ir_work_free(L->irw);
+    xb_free(L->arena);
     xb_free(L);
 }
 
@@ -483,23 +486,36 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
     const int bm = !c.ideal && L->xp[XB_XB_BOUND_MGMT] == 1 && !calibrate;
     const int adc = !c.ideal && !calibrate;
     const size_t tnr = L->max_nr, tnc = L->max_nc, tn = tnr * tnc;
-    float *X = xb_malloc(batch * nD * sizeof *X);
-    float *Y = xb_calloc(batch * nS, sizeof *Y);
-    float *T = xb_malloc(batch * (dir ? tnr : tnc) * sizeof *T);
-    float *scale = xb_malloc(batch * sizeof *scale);
-    float *xn = xb_malloc(batch * sizeof *xn);
-    uint8_t *sat = xb_calloc(batch, 1);
-    float *Xr = xb_malloc(nD * sizeof *Xr);
-    float *Z = xb_malloc(2 * (tnr > tnc ? tnr : tnc) * sizeof *Z);
-    int ok = X && Y && T && scale && xn && sat && Xr && Z;
-    if (ok && c.noisy) ok = (c.Gp = xb_malloc(tn * sizeof(float))) && (!L->t[0].m || (c.Gm = xb_malloc(tn * sizeof(float))));
-    if (ok && c.ir) ok = (c.Gt = xb_malloc(tn * sizeof(float))) && (c.Iir = xb_malloc((tnr > tnc ? tnr : tnc) * sizeof(double)))
-                         && (c.Vir = xb_malloc((tnr > tnc ? tnr : tnc) * sizeof(float)));
-    if (!ok) {
+    /* Scratch from the layer's arena (grown on demand, kept between calls: a batch-1
+     * read then allocates nothing). Sizes in doubles so every piece stays aligned. */
+    const size_t tmax = tnr > tnc ? tnr : tnc;
+    const size_t fl[] = { batch * nD, batch * nS, batch * (dir ? tnr : tnc), batch, batch, batch,
+                          nD, 2 * tmax, c.noisy ? tn : 0, c.noisy && L->t[0].m ? tn : 0,
+                          c.ir ? tn : 0, c.ir ? 2 * tmax : 0, c.ir ? tmax : 0 };
+    size_t need = 0;
+    for (size_t k = 0; k < sizeof fl / sizeof *fl; k++) need += (fl[k] + 1) / 2;
+    double *ar = need <= L->arena_len ? L->arena : xb_realloc(L->arena, need * sizeof(double));
+    if (!ar) {
         set_status(L, XB_ENOMEM, NULL, "out of memory for a read");
         for (size_t k = 0; k < batch * nret; k++) outv[k] = NAN;
-        goto done;
+        return;
     }
+    if (ar != L->arena || need > L->arena_len) { L->arena = ar; L->arena_len = need; }
+    float *piece[sizeof fl / sizeof *fl];
+    for (size_t k = 0, off = 0; k < sizeof fl / sizeof *fl; k++) {
+        piece[k] = fl[k] ? (float *)(ar + off) : NULL;
+        off += (fl[k] + 1) / 2;
+    }
+    float *X = piece[0], *Y = piece[1], *T = piece[2], *scale = piece[3], *xn = piece[4];
+    uint8_t *sat = (uint8_t *)piece[5];
+    float *Xr = piece[6], *Z = piece[7];
+    c.Gp = piece[8];
+    c.Gm = piece[9];
+    c.Gt = piece[10];
+    c.Iir = (double *)piece[11];
+    c.Vir = piece[12];
+    memset(Y, 0, batch * nS * sizeof *Y);
+    memset(sat, 0, batch);
     /* 1-2: inputs, noise management, DAC */
     for (size_t b = 0; b < batch; b++) {
         float *x = X + b * nD;
@@ -513,14 +529,13 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
         }
         scale[b] = s;
         if (!c.ideal) {
-            int clipped_any = 0;
+            long nclip = 0;
             for (size_t k = 0; k < nD; k++) {
                 int cl = 0;
                 x[k] = quantise(x[k], inp_bound, dac_bits, &cl);
-                L->st.dac_clipped += cl;
-                clipped_any |= cl;
+                nclip += cl;
             }
-            (void)clipped_any;
+            L->st.dac_clipped += (double)nclip;
         }
         double n2 = 0.0;
         for (size_t k = 0; k < nD; k++) n2 += (double)x[k] * x[k];
@@ -596,9 +611,6 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
         for (size_t s = 0; s < nret; s++) outv[b * nret + s] = Y[b * nS + s] * scale[b] * gain;
     L->mvm_count += (uint32_t)batch;
     L->st.mvm_vectors += (double)batch;
-done:
-    xb_free(X); xb_free(Y); xb_free(T); xb_free(scale); xb_free(xn); xb_free(sat); xb_free(Xr); xb_free(Z);
-    xb_free(c.Gp); xb_free(c.Gm); xb_free(c.Gt); xb_free(c.Iir); xb_free(c.Vir);
 }
 
 void xb_layer_forward(xb_layer *L, const float *x, size_t batch, float *y, xb_energy *e)
