@@ -452,9 +452,11 @@ static int convert(xb_layer *L, size_t tidx, int dir, size_t s0, float *restrict
         else for (size_t s = 0; s < ns; s++) y[s] += on * z[s];
     }
     const float levels = bits > 0 ? (float)((1u << bits) - 2u) : 0.0f;
+    const int percol = L->xp[XB_XB_ADC_RANGE] == 1;
+    const float fixed = (float)L->xp[XB_XB_OUT_BOUND];
     size_t nsat = 0;
     for (size_t s = 0; s < ns; s++) {
-        const float b = bound[s];
+        const float b = percol ? bound[s] : fixed;
         float v = y[s];
         nsat += !(fabsf(v) < b);                   /* at or beyond the bound (noise included) */
         v = fminf(fmaxf(v, -b), b);
@@ -626,15 +628,13 @@ void xb_layer_backward(xb_layer *L, const float *d, size_t batch, float *z, xb_e
 void xb_layer_calibrate_adc(xb_layer *L, const float *x, size_t batch, xb_energy *e)
 {
     const float ob = (float)L->xp[XB_XB_OUT_BOUND];
-    const int bits = (int)L->xp[XB_XB_ADC_BITS];
-    const float lo = bits > 0 ? ob / (float)(1u << bits) : ob * 1e-6f;
     for (size_t k = 0; k < L->ntr * L->out; k++) L->adc_bound[k] = 0.0f;
     float *y = xb_malloc(batch * L->out * sizeof *y);
     if (!y) { set_status(L, XB_ENOMEM, NULL, "out of memory for ADC calibration"); return; }
     mvm(L, 0, x, batch, y, e, 1);
     xb_free(y);
-    for (size_t k = 0; k < L->ntr * L->out; k++)
-        L->adc_bound[k] = fminf(ob, fmaxf(lo, L->adc_bound[k]));
+    for (size_t k = 0; k < L->ntr * L->out; k++)          /* unused columns keep out_bound */
+        L->adc_bound[k] = L->adc_bound[k] > 0 ? fminf(ob, L->adc_bound[k]) : ob;
 }
 
 void xb_layer_weights(xb_layer *L, float *W)

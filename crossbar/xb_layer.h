@@ -165,8 +165,10 @@ void xb_layer_backward(xb_layer *L, const float *d, size_t batch, float *z, xb_e
 void xb_layer_weights(xb_layer *L, float *W);
 
 /* Per-column ADC ranges (adc_range = column): run the forward read on `batch`
- * calibration vectors and set each column's bound to its max |y| (at least
- * 1/2^adc_bits of out_bound, at most out_bound). Booked like a forward pass. */
+ * calibration vectors and set each forward converter's bound (per tile row and output)
+ * to the max |y| it saw before conversion (at most out_bound; a converter that saw
+ * only zeros keeps out_bound). Transpose converters keep out_bound. Booked like a
+ * forward pass. Used when adc_range = column. */
 void xb_layer_calibrate_adc(xb_layer *L, const float *x, size_t batch, xb_energy *e);
 
 /* dW = lr d x^T for each of the batch vectors in turn (x: batch x in, d: batch x out);

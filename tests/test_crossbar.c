@@ -13,6 +13,7 @@
 #include "core/xb_rng.h"
 #include "crossbar/xb_array.h"
 #include "crossbar/xb_energy.h"
+#include "crossbar/xb_irdrop.h"
 #include "crossbar/xb_layer.h"
 #include "tests/xb_test.h"
 
@@ -307,6 +308,29 @@ static void test_adc_levels_and_saturation(void)
     CU_ASSERT(nd <= (1u << BITS));
     CU_ASSERT(nd >= (1u << BITS) - 1);          /* and use the levels */
     CU_ASSERT(xb_layer_stats_get(L)->adc_saturated >= nsat);
+    /* per-column ranges: calibrated on these inputs, the same inputs never saturate,
+     * and each bound is the column's largest |exact output| (<= out_bound = 1 here, so
+     * raise out_bound first) */
+    CU_ASSERT_FATAL(xb_layer_set(L, XB_XB_OUT_BOUND, 100, NULL) == XB_OK);
+    CU_ASSERT_FATAL(xb_layer_set(L, XB_XB_ADC_RANGE, 1, NULL) == XB_OK);
+    xb_layer_calibrate_adc(L, x, B, NULL);
+    xb_layer_stats_reset(L);
+    xb_layer_forward(L, x, B, y, NULL);
+    CU_ASSERT(xb_layer_stats_get(L)->adc_saturated <= 1.0 * OUT);   /* only each column's max */
+    float colmax[OUT] = { 0 };
+    for (size_t b = 0; b < B; b++)
+        for (size_t o = 0; o < OUT; o++) colmax[o] = fmaxf(colmax[o], fabsf(y[b * OUT + o]));
+    int range_ok = 1;
+    for (size_t o = 0; o < OUT; o++) {
+        double m = 0;
+        for (size_t b = 0; b < B; b++) {
+            double ref = 0;
+            for (size_t k = 0; k < IN; k++) ref += (double)W[o * IN + k] * x[b * IN + k];
+            m = fmax(m, fabs(ref));
+        }
+        range_ok &= fabs(colmax[o] - m) <= 1e-4 * m + 1e-6;    /* the max reads back as the bound */
+    }
+    CU_ASSERT(range_ok);
     xb_layer_free(L);
 }
 
@@ -857,6 +881,62 @@ static void test_one_way_differential(void)
     xb_layer_free(L);
 }
 
+/* IR drop inside a layer: with zero wire resistance the read equals the ideal read
+ * (within the float bound); with wires it equals (I - g_ref sum V)/(g_unit v) of the
+ * nodal solve on the tile's G, done here directly with the direct solver. */
+static void test_layer_irdrop(void)
+{
+    enum { OUT = 6, IN = 9 };
+    double p[64], xp[XB_XB_NPARAMS];
+    linear_quiet(p);
+    xb_param_defaults(xb_section_crossbar.params, XB_XB_NPARAMS, xp);
+    xp[XB_XB_OUT_NOISE] = 0; xp[XB_XB_NOISE_MGMT] = 0; xp[XB_XB_BOUND_MGMT] = 0;
+    xp[XB_XB_ADC_BITS] = 0; xp[XB_XB_DAC_BITS] = 0; xp[XB_XB_OUT_BOUND] = 1e6;
+    xp[XB_XB_IRDROP] = 1; xp[XB_XB_R_ROW] = 0; xp[XB_XB_R_COL] = 0;
+    const xb_layer_spec s = { .type = &xb_device_linear, .dev_params = p, .xbar_params = xp,
+                              .out = OUT, .in = IN, .seed = 4, .id = 5 };
+    xb_layer *L;
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(xb_layer_alloc(&L, &s, &err) == XB_OK);
+    const xb_rng r = xb_rng_for_row(18, XB_RNG_TEST, 0, 0, 0);
+    xb_array *a = xb_layer_tile(L, 0, NULL, NULL, NULL);
+    set_array_w(a, &r, 0);
+    float x[IN], y0[OUT], y1[OUT], y2[OUT];
+    for (size_t k = 0; k < IN; k++) x[k] = unif(&r, (uint32_t)k, 1, -1, 1);
+    xb_layer_forward(L, x, 1, y1, NULL);                 /* IR path, zero wires */
+    CU_ASSERT_FATAL(xb_layer_set(L, XB_XB_IDEAL, 1, &err) == XB_OK);
+    xb_layer_forward(L, x, 1, y0, NULL);                 /* ideal BLAS path */
+    CU_ASSERT_FATAL(xb_layer_set(L, XB_XB_IDEAL, 0, &err) == XB_OK);
+    for (size_t o = 0; o < OUT; o++) CU_ASSERT(fabs(y0[o] - y1[o]) <= 1e-4 * (1 + fabs(y0[o])));
+    CU_ASSERT_FATAL(xb_layer_set(L, XB_XB_R_ROW, 5.0, &err) == XB_OK);
+    CU_ASSERT_FATAL(xb_layer_set(L, XB_XB_R_COL, 3.0, &err) == XB_OK);
+    xb_energy e;
+    xb_energy_reset(&e);
+    xb_layer_forward(L, x, 1, y2, &e);
+    CU_ASSERT(xb_layer_status(L, &err, 1) == XB_OK);
+    CU_ASSERT(e.J[XB_E_IRDROP] > 0);
+    /* reference: the direct solve on the same G with V = v_read x */
+    xb_ir_work *w;
+    CU_ASSERT_FATAL(xb_ir_work_alloc(&w, IN, OUT, &err) == XB_OK);
+    xb_ir_opts o = xb_ir_defaults();
+    o.solver = XB_IR_DIRECT; o.r_row = 5.0; o.r_col = 3.0;
+    float V[IN];
+    const float vs = (float)0.2;
+    double I[OUT], sv = 0;
+    for (size_t k = 0; k < IN; k++) { V[k] = x[k] * vs; sv += x[k]; }
+    CU_ASSERT_FATAL(xb_ir_solve(w, xb_array_G(a), V, IN, OUT, &o, 0, I, NULL, &err) == XB_OK);
+    int ok = 1, moved = 0;
+    for (size_t q = 0; q < OUT; q++) {
+        const double want = (I[q] / vs - 1e-5 * sv) / xb_layer_g_unit(L);
+        ok &= fabs(y2[q] - want) <= 1e-4 * (1 + fabs(want));
+        moved |= fabs(y2[q] - y0[q]) > 1e-3;
+    }
+    CU_ASSERT(ok);
+    CU_ASSERT(moved);                                     /* the wires changed the read */
+    xb_ir_work_free(w);
+    xb_layer_free(L);
+}
+
 XB_SUITE(crossbar,
          XB_TEST(test_array_mvm_higham), XB_TEST(test_layer_ideal_reference),
          XB_TEST(test_layer_ideal_differential), XB_TEST(test_layer_ideal_tiled),
@@ -866,4 +946,4 @@ XB_SUITE(crossbar,
          XB_TEST(test_deterministic_update), XB_TEST(test_program_reaches_targets),
          XB_TEST(test_faults), XB_TEST(test_energy_2x2_hand_ledger), XB_TEST(test_energy_ledger_ops),
          XB_TEST(test_bit_identical_threads), XB_TEST(test_layer_alloc_every_failure),
-         XB_TEST(test_bad_config_values), XB_TEST(test_one_way_differential))
+         XB_TEST(test_bad_config_values), XB_TEST(test_one_way_differential), XB_TEST(test_layer_irdrop))
