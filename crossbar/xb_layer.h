@@ -26,8 +26,9 @@
  *   1. noise management (abs_max): s = max|x|, x /= s (s = 0: y = 0, nothing read);
  *   2. DAC: clip to [-inp_bound, inp_bound], quantise to dac_bits (2^b - 1 levels
  *      symmetric about 0), V = v_read x / inp_bound;
- *   3. per tile: column currents from G (read noise of the device when read_noise = 1,
- *      IR drop when irdrop = 1), minus the reference, scaled to weight units
+ *   3. per tile: column currents from G (read noise of the device when read_noise = 1:
+ *      one noisy read of each array per call, shared by the vectors of the batch; IR
+ *      drop when irdrop = 1, solved per vector), minus the reference, scaled to weight units
  *      y = I / (g_unit v_read / inp_bound), plus out_noise N(0,1) and w_noise ||x|| N(0,1);
  *   4. ADC: clip to [-out_bound, out_bound] (per column bound after
  *      xb_layer_calibrate_adc when adc_range = column), quantise to adc_bits;
