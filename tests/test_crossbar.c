@@ -937,6 +937,58 @@ static void test_layer_irdrop(void)
     xb_layer_free(L);
 }
 
+/* A device with a one-shot program_row (levels on a 0.1 uS grid, 2 pJ per device):
+ * write-verify must use it instead of pulses, verify, and stop after one round. */
+static double pg_program(xb_row *r, const double *p, const float *target, const xb_rng *rng)
+{
+    (void)p; (void)rng;
+    double e = 0;
+    for (size_t j = 0; j < r->n; j++)
+        if (!isnan(target[j])) { r->f[0][j] = (float)(1e-7 * nearbyint(target[j] / 1e-7)); e += 2e-12; }
+    return e;
+}
+static void pg_pulse(xb_row *r, const double *p, const int16_t *n, const xb_rng *rng)
+{
+    (void)p; (void)rng;
+    for (size_t j = 0; j < r->n; j++) r->f[0][j] += (float)(n[j] * 1e-6);
+}
+static const xb_device_type pg_type = {
+    .name = "program_test", .summary = "test", .source = "test", .params = ow_params,
+    .nparams = OW_NPARAMS, .nfields = 1, .field_names = ow_fields, .pulse_dir = +1,
+    .g_range = ow_range, .init_row = ow_init, .conductance_row = ow_g,
+    .pulse_row = pg_pulse, .pulse_energy_row = ow_energy, .program_row = pg_program,
+};
+
+static void test_program_row_device(void)
+{
+    double p[OW_NPARAMS], xp[XB_XB_NPARAMS];
+    xb_param_defaults(ow_params, OW_NPARAMS, p);
+    xbar_ideal(xp);
+    const xb_layer_spec s = { .type = &pg_type, .dev_params = p, .xbar_params = xp, .out = 3,
+                              .in = 4, .seed = 1, .id = 0 };
+    xb_layer *L;
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(xb_layer_alloc(&L, &s, &err) == XB_OK);
+    CU_ASSERT_EQUAL(xb_layer_mapping(L), XB_MAP_REFERENCE);
+    const double gu = (1e-4 - 1e-6) / 2.0;                    /* reference: half swing per w */
+    CU_ASSERT(fabs(xb_layer_g_unit(L) - gu) < 1e-18);
+    CU_ASSERT_FATAL(xb_layer_set(L, XB_XB_PROG_TOL, 0.6e-7 / gu, &err) == XB_OK);
+    float T[12], W[12];
+    const xb_rng r = xb_rng_for_row(19, XB_RNG_TEST, 0, 0, 0);
+    for (int k = 0; k < 12; k++) T[k] = unif(&r, (uint32_t)k, 0, -0.9, 0.9);
+    xb_energy e;
+    xb_energy_reset(&e);
+    CU_ASSERT_EQUAL(xb_layer_program(L, T, &e), 0);
+    CU_ASSERT(e.n[XB_E_PROGRAM] == 12 && fabs(e.J[XB_E_PROGRAM] - 12 * 2e-12) < 1e-24);
+    CU_ASSERT(e.n[XB_E_PULSE] == 0);
+    CU_ASSERT(e.n[XB_E_VERIFY] == 24);                         /* read, program, read again */
+    xb_layer_weights(L, W);
+    int ok = 1;
+    for (int k = 0; k < 12; k++) ok &= fabs(W[k] - T[k]) <= 0.5e-7 / gu + 1e-5;
+    CU_ASSERT(ok);
+    xb_layer_free(L);
+}
+
 XB_SUITE(crossbar,
          XB_TEST(test_array_mvm_higham), XB_TEST(test_layer_ideal_reference),
          XB_TEST(test_layer_ideal_differential), XB_TEST(test_layer_ideal_tiled),
@@ -946,4 +998,4 @@ XB_SUITE(crossbar,
          XB_TEST(test_deterministic_update), XB_TEST(test_program_reaches_targets),
          XB_TEST(test_faults), XB_TEST(test_energy_2x2_hand_ledger), XB_TEST(test_energy_ledger_ops),
          XB_TEST(test_bit_identical_threads), XB_TEST(test_layer_alloc_every_failure),
-         XB_TEST(test_bad_config_values), XB_TEST(test_one_way_differential), XB_TEST(test_layer_irdrop))
+         XB_TEST(test_bad_config_values), XB_TEST(test_one_way_differential), XB_TEST(test_layer_irdrop), XB_TEST(test_program_row_device))
