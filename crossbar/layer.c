@@ -77,6 +77,9 @@ static const xb_param_spec xbar_params[XB_XB_NPARAMS] = {
                            "clamp of deterministic and write-verify pulse counts", XB_P_INT, NULL, NULL },
     [XB_XB_PROG_TOL] = { "prog_tol", 0.01, "w", 0, 1e3, "write-verify tolerance", 0, NULL, NULL },
     [XB_XB_PROG_MAX_ITER] = { "prog_max_iter", 20, "", 0, 10000, "write-verify rounds", XB_P_INT, NULL, NULL },
+    [XB_XB_DAC_MODE] = { "dac_mode", 0, "", 0, 1,
+                         "parallel: one multi-level read; bit_serial: one binary read per input bit",
+                         XB_P_ENUM, "parallel|bit_serial", NULL },
 };
 const xb_section xb_section_crossbar = { "crossbar", "arrays, mapping, peripherals, updates",
                                          xbar_params, XB_XB_NPARAMS };
@@ -485,7 +488,8 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
     c.vscale = (float)(L->eu.v_read / inp_bound);
     const int dac_bits = (int)L->xp[XB_XB_DAC_BITS];
     const int nm = !c.ideal && L->xp[XB_XB_NOISE_MGMT] == 1;
-    const int bm = !c.ideal && L->xp[XB_XB_BOUND_MGMT] == 1 && !calibrate;
+    const int serial = !c.ideal && L->xp[XB_XB_DAC_MODE] == 1 && dac_bits >= 2;
+    const int bm = !c.ideal && L->xp[XB_XB_BOUND_MGMT] == 1 && !calibrate && !serial;
     const int adc = !c.ideal && !calibrate;
     const size_t tnr = L->max_nr, tnc = L->max_nc, tn = tnr * tnc;
     /* Scratch from the layer's arena (grown on demand, kept between calls: a batch-1
@@ -493,7 +497,8 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
     const size_t tmax = tnr > tnc ? tnr : tnc;
     const size_t fl[] = { batch * nD, batch * nS, batch * (dir ? tnr : tnc), batch, batch, batch,
                           nD, 2 * tmax, c.noisy ? tn : 0, c.noisy && L->t[0].m ? tn : 0,
-                          c.ir ? tn : 0, c.ir ? 2 * tmax : 0, c.ir ? tmax : 0 };
+                          c.ir ? tn : 0, c.ir ? 2 * tmax : 0, c.ir ? tmax : 0,
+                          serial ? batch * nD : 0 };
     size_t need = 0;
     for (size_t k = 0; k < sizeof fl / sizeof *fl; k++) need += (fl[k] + 1) / 2;
     double *ar = need <= L->arena_len ? L->arena : xb_realloc(L->arena, need * sizeof(double));
@@ -516,6 +521,7 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
     c.Gt = piece[10];
     c.Iir = (double *)piece[11];
     c.Vir = piece[12];
+    float *XP = piece[13];
     memset(Y, 0, batch * nS * sizeof *Y);
     memset(sat, 0, batch);
     /* 1-2: inputs, noise management, DAC */
@@ -546,31 +552,54 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
     const int dac_b = dac_bits, adc_b = (int)L->xp[XB_XB_ADC_BITS];
     const double e_adc = xb_energy_adc_unit(&L->eu, adc_b);
     (void)dac_b;
-    /* 3-4: per tile, then digital sum */
-    for (size_t ti = 0; ti < L->nt; ti++) {
-        const tile *t = &L->t[ti];
-        const size_t s0 = dir ? t->r0 : t->c0, ns = dir ? t->nr : t->nc, nd = dir ? t->nc : t->nr;
-        if (c.noisy) {
-            xb_array_read_noisy(t->p, c.Gp);
-            if (t->m) xb_array_read_noisy(t->m, c.Gm);
-        }
-        tile_read(L, t, &c, X, batch, T, e);
-        const size_t nsensed = dir && L->bias && s0 + ns > L->in ? ns - 1 : ns;   /* bias row unread */
-        xb_energy_op(e, &L->eu, XB_E_DAC, (double)batch * nd);
-        xb_energy_add(e, XB_E_ADC, (double)batch * (nsensed + (t->m ? 0 : 1)),
-                      (double)batch * (nsensed + (t->m ? 0 : 1)) * e_adc);
-        for (size_t b = 0; b < batch; b++) {
-            float *y = T + b * ns;
-            if (calibrate) {
-                float *bound = dir ? L->adc_bound_t + (ti % L->ntc) * L->nin + s0
-                                   : L->adc_bound + (ti / L->ntc) * L->out + s0;
-                for (size_t s = 0; s < ns; s++) bound[s] = fmaxf(bound[s], fabsf(y[s]));
-            } else if (adc) {
-                sat[b] |= (uint8_t)convert(L, ti, dir, s0, y, ns, xn[b], L->mvm_count + (uint32_t)b, 0, Z);
+    /* 3-4: per tile, then digital sum (bit-serial: once per input bit plane) */
+    const int nplanes = serial ? dac_bits - 1 : 1;
+    const float lstep = serial ? 2.0f * inp_bound / (float)((1u << dac_bits) - 2u) : 0.0f;
+    for (int pl = 0; pl < nplanes; pl++) {
+        const float *Xs = X;
+        float wgt = 1.0f;
+        if (serial) {                  /* plane pl: sign x bit pl of the level index */
+            for (size_t k = 0; k < batch * nD; k++) {
+                const unsigned m = (unsigned)nearbyintf(fabsf(X[k]) / lstep);
+                XP[k] = (m >> pl) & 1u ? copysignf(inp_bound, X[k]) : 0.0f;
             }
-            for (size_t s = 0; s < ns; s++) Y[b * nS + s0 + s] += y[s];
+            for (size_t b = 0; b < batch; b++) {
+                double n2 = 0.0;
+                for (size_t k = 0; k < nD; k++) n2 += (double)XP[b * nD + k] * XP[b * nD + k];
+                xn[b] = (float)sqrt(n2);
+            }
+            Xs = XP;
+            wgt = ldexpf(lstep / inp_bound, pl);
+        }
+        for (size_t ti = 0; ti < L->nt; ti++) {
+            const tile *t = &L->t[ti];
+            const size_t s0 = dir ? t->r0 : t->c0, ns = dir ? t->nr : t->nc, nd = dir ? t->nc : t->nr;
+            if (c.noisy) {
+                xb_array_read_noisy(t->p, c.Gp);
+                if (t->m) xb_array_read_noisy(t->m, c.Gm);
+            }
+            tile_read(L, t, &c, Xs, batch, T, e);
+            const size_t nsensed = dir && L->bias && s0 + ns > L->in ? ns - 1 : ns;   /* bias row unread */
+            xb_energy_op(e, &L->eu, XB_E_DAC, (double)batch * nd);
+            xb_energy_add(e, XB_E_ADC, (double)batch * (nsensed + (t->m ? 0 : 1)),
+                          (double)batch * (nsensed + (t->m ? 0 : 1)) * e_adc);
+            for (size_t b = 0; b < batch; b++) {
+                float *y = T + b * ns;
+                if (calibrate) {
+                    float *bound = dir ? L->adc_bound_t + (ti % L->ntc) * L->nin + s0
+                                       : L->adc_bound + (ti / L->ntc) * L->out + s0;
+                    for (size_t s = 0; s < ns; s++) bound[s] = fmaxf(bound[s], fabsf(y[s]));
+                } else if (adc) {
+                    sat[b] |= (uint8_t)convert(L, ti, dir, s0, y, ns, xn[b], L->mvm_count + (uint32_t)b,
+                                               serial ? 64u + (uint32_t)pl : 0u, Z);
+                }
+                if (serial) for (size_t s = 0; s < ns; s++) Y[b * nS + s0 + s] += wgt * y[s];
+                else for (size_t s = 0; s < ns; s++) Y[b * nS + s0 + s] += y[s];
+            }
         }
     }
+    if (nplanes > 1)                   /* shift-and-add of the planes */
+        xb_energy_op(e, &L->eu, XB_E_FP32_ADD, (double)batch * nS * (nplanes - 1));
     if ((dir ? L->ntc : L->ntr) > 1)
         xb_energy_op(e, &L->eu, XB_E_FP32_ADD, (double)batch * nS * ((dir ? L->ntc : L->ntr) - 1));
     /* 5: bound management, vector by vector (rare) */

@@ -25,7 +25,10 @@
  * Forward y = W x (+ b), per vector of the batch:
  *   1. noise management (abs_max): s = max|x|, x /= s (s = 0: y = 0, nothing read);
  *   2. DAC: clip to [-inp_bound, inp_bound], quantise to dac_bits (2^b - 1 levels
- *      symmetric about 0), V = v_read x / inp_bound;
+ *      symmetric about 0), V = v_read x / inp_bound; with dac_mode = bit_serial the
+ *      b - 1 magnitude bits are applied one per read (inputs 0 or +-inp_bound, sign on
+ *      the polarity), each read converted by the ADC and the reads added digitally with
+ *      weights 2^p (no bound management in this mode);
  *   3. per tile: column currents from G (read noise of the device when read_noise = 1:
  *      one noisy read of each array per call, shared by the vectors of the batch; IR
  *      drop when irdrop = 1, solved per vector), minus the reference, scaled to weight units
@@ -103,6 +106,7 @@ enum {
     XB_XB_MAX_PULSES,       /* clamp of deterministic / write-verify counts (100) */
     XB_XB_PROG_TOL,         /* write-verify tolerance, weight units (0.01) */
     XB_XB_PROG_MAX_ITER,    /* write-verify rounds (20) */
+    XB_XB_DAC_MODE,         /* enum parallel|bit_serial (parallel) */
     XB_XB_NPARAMS
 };
 extern const xb_section xb_section_crossbar;

@@ -989,6 +989,38 @@ static void test_program_row_device(void)
     xb_layer_free(L);
 }
 
+/* Bit-serial DAC: with an ideal ADC the b - 1 binary reads, added with weights 2^p,
+ * equal the parallel read of the same quantised input (the MVM is linear; float
+ * roundoff of b - 1 sums); each plane books its own DAC and ADC conversions. */
+static void test_bit_serial_dac(void)
+{
+    enum { OUT = 7, IN = 11, B = 5, BITS = 6 };
+    xb_layer *L = quiet_layer(OUT, IN, 0, 1e6, BITS, 1.0);
+    CU_ASSERT_FATAL(L != NULL);
+    const xb_rng r = xb_rng_for_row(20, XB_RNG_TEST, 0, 0, 0);
+    set_array_w(xb_layer_tile(L, 0, NULL, NULL, NULL), &r, 0);
+    float x[B * IN], y0[B * OUT], y1[B * OUT], W[OUT * IN];
+    for (size_t k = 0; k < B * IN; k++) x[k] = unif(&r, (uint32_t)k, 1, -1, 1);
+    xb_layer_weights(L, W);
+    xb_energy e0, e1;
+    xb_energy_reset(&e0);
+    xb_energy_reset(&e1);
+    xb_layer_forward(L, x, B, y0, &e0);
+    CU_ASSERT_FATAL(xb_layer_set(L, XB_XB_DAC_MODE, 1, NULL) == XB_OK);
+    xb_layer_forward(L, x, B, y1, &e1);
+    int ok = 1;
+    for (size_t b = 0; b < B; b++)
+        for (size_t o = 0; o < OUT; o++) {
+            double mag = 0;
+            for (size_t k = 0; k < IN; k++) mag += (1e-5 + fabs(W[o * IN + k]) * 4e-6) / 4e-6 * fabs(x[b * IN + k]);
+            ok &= fabs(y0[b * OUT + o] - y1[b * OUT + o]) <= BITS * gamma_n(IN + 4) * mag * 2;
+        }
+    CU_ASSERT(ok);
+    CU_ASSERT(e1.n[XB_E_DAC] == (BITS - 1) * e0.n[XB_E_DAC] && e0.n[XB_E_DAC] == B * IN);
+    CU_ASSERT(e1.n[XB_E_ADC] == (BITS - 1) * e0.n[XB_E_ADC] && e0.n[XB_E_ADC] == B * (OUT + 1));
+    xb_layer_free(L);
+}
+
 XB_SUITE(crossbar,
          XB_TEST(test_array_mvm_higham), XB_TEST(test_layer_ideal_reference),
          XB_TEST(test_layer_ideal_differential), XB_TEST(test_layer_ideal_tiled),
@@ -998,4 +1030,4 @@ XB_SUITE(crossbar,
          XB_TEST(test_deterministic_update), XB_TEST(test_program_reaches_targets),
          XB_TEST(test_faults), XB_TEST(test_energy_2x2_hand_ledger), XB_TEST(test_energy_ledger_ops),
          XB_TEST(test_bit_identical_threads), XB_TEST(test_layer_alloc_every_failure),
-         XB_TEST(test_bad_config_values), XB_TEST(test_one_way_differential), XB_TEST(test_layer_irdrop), XB_TEST(test_program_row_device))
+         XB_TEST(test_bad_config_values), XB_TEST(test_one_way_differential), XB_TEST(test_layer_irdrop), XB_TEST(test_program_row_device), XB_TEST(test_bit_serial_dac))
