@@ -1,11 +1,13 @@
 #!/bin/sh
-# bench/run.sh BUILD [RUNS]: run every bench binary in BUILD/bench RUNS times (default 5)
+# bench/run.sh BUILD [RUNS [ARGS...]]: run every bench binary in BUILD/bench RUNS times
+# (default 5), with ARGS (e.g. `m1 m2` to pick parts of bench/crossbar),
 # and print, per case, one JSON line with the median of every numeric field. A case is
 # identified by its non-measurement fields (bench, shape, tile, peripherals, bl, d_max,
 # device, threads, ref, r_wire_ohm). Raw runs are kept in BUILD/bench/raw-NAME.jsonl.
 set -eu
-B=${1:?usage: bench/run.sh BUILD [RUNS]}
+B=${1:?usage: bench/run.sh BUILD [RUNS [ARGS...]]}
 RUNS=${2:-5}
+shift; [ $# -gt 0 ] && shift
 echo "# machine: $(env -u OMP_NUM_THREADS nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ), runs per case: $RUNS, OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset}"
 for exe in "$B"/bench/*; do
@@ -15,7 +17,7 @@ for exe in "$B"/bench/*; do
     case "$name" in raw-*|*.o|*.d) continue ;; esac
     : > "$raw"
     i=0
-    while [ "$i" -lt "$RUNS" ]; do "$exe" >> "$raw"; i=$((i + 1)); done
+    while [ "$i" -lt "$RUNS" ]; do "$exe" "$@" >> "$raw"; i=$((i + 1)); done
     awk -v ids="bench shape tile peripherals bl d_max device threads ref r_wire_ohm" '
     BEGIN { n = split(ids, L, " "); for (k = 1; k <= n; k++) isid[L[k]] = 1 }
     /^\{/ {

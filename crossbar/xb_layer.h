@@ -9,9 +9,10 @@
  *   reference     w = (G - g_ref) / g_unit, the current of an ideal reference column
  *                 of conductance g_ref (g_ref sum V, booked as one more column read and
  *                 conversion) subtracted from each column before the ADC;
- *   differential  w = (G+ - G-) / g_unit, two arrays per tile; an update of sign s goes
- *                 to one member only (raising w: G+ up or, for ONE_WAY devices pulsing
- *                 downwards, G- down), so ONE_WAY devices work;
+ *   differential  w = (G+ - G-) / g_unit, two arrays per tile. ONE_WAY devices: an
+ *                 update of sign s goes to one member only, pulsed in pulse_dir
+ *                 (raising w = G+ up or, for devices pulsing downwards, G- down);
+ *                 two-way devices: the signed count goes to G+, G- is left alone;
  *   auto          differential for ONE_WAY devices, reference otherwise.
  * g_ref, g_unit: the device's own `g_ref`/`g_unit` parameters when it has them (the
  * pulsed reference devices: then the layer weight is the device weight w), otherwise
@@ -23,7 +24,7 @@
  * digitally (booked as fp32 adds).
  *
  * Forward y = W x (+ b), per vector of the batch:
- *   1. noise management (abs_max): s = max|x|, x /= s (s = 0: y = 0, nothing read);
+ *   1. noise management (abs_max): s = max|x|, x /= s (s = 0 leaves x = 0);
  *   2. DAC: clip to [-inp_bound, inp_bound], quantise to dac_bits (2^b - 1 levels
  *      symmetric about 0), V = v_read x / inp_bound; with dac_mode = bit_serial the
  *      b - 1 magnitude bits are applied one per read (inputs 0 or +-inp_bound, sign on
