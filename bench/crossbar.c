@@ -136,10 +136,10 @@ static void m1_case(const char *bench, size_t out, size_t in, size_t batch, size
     const double flop = 2.0 * in * out * batch;
     printf("{\"bench\":\"%s\",\"shape\":\"%zux%zux%zu\",\"tile\":%zu,\"peripherals\":\"%s\","
            "\"threads\":%d,\"ours_gflops\":%.3f,\"ref\":\"openblas_%s\",\"ref_gflops\":%.3f,"
-           "\"ratio\":%.3f,\"cpu_ratio\":%.3f}\n",
+           "\"ratio\":%.3f,\"cpu_ratio\":%.3f,\"ours_us\":%.3f,\"ref_us\":%.3f}\n",
            bench, out, in, batch, tile, periph ? "on" : "off", omp_get_max_threads(),
            flop / t_ours * 1e-9, batch == 1 ? "sgemv" : "sgemm", flop / t_ref * 1e-9, t_ref / t_ours,
-           c_ref / c_ours);
+           c_ref / c_ours, t_ours * 1e6, t_ref * 1e6);
     fflush(stdout);
     free((void *)a.G); free(x); free(y);
     xb_layer_free(L);
@@ -204,10 +204,11 @@ static void m2_case(size_t out, size_t in, int bl, double dmax, double min_s, co
            "\"threads\":%d,\"ours_ms\":%.4f,\"dev_evals_per_s\":%.4g,"
            "\"dev_evals_per_s_per_core\":%.4g,\"pulses_per_update\":%.1f,\"ref\":\"openblas_sger\","
            "\"ref_ms\":%.4f,\"time_ratio\":%.3f,\"ours_cpu_ms\":%.4f,\"ref_cpu_ms\":%.4f,"
-           "\"cpu_dev_evals_per_s_per_core\":%.4g,\"cpu_time_ratio\":%.3f}\n",
+           "\"cpu_dev_evals_per_s_per_core\":%.4g,\"cpu_time_ratio\":%.3f,\"ours_us\":%.3f,"
+           "\"ref_us\":%.3f}\n",
            bench, out, in, bl, dmax, bl, dmax, omp_get_max_threads(), t_ours * 1e3, dev / t_ours,
            dev / t_ours / omp_get_max_threads(), pulses, t_ref * 1e3, t_ours / t_ref, c_ours * 1e3,
-           c_ref * 1e3, dev / c_ours, c_ours / c_ref);
+           c_ref * 1e3, dev / c_ours, c_ours / c_ref, t_ours * 1e6, t_ref * 1e6);
     fflush(stdout);
     free(x); free(d); free(a.A);
     xb_layer_free(L);
