@@ -59,10 +59,11 @@ xb_status xb_calib_predict(const char *type, const char *const *keys, const doub
         return xb_calib_pulse_predict(type, p, m, out, err);
     }
     if (k == XB_MEAS_PSW) {
-        double given[5] = { NAN, NAN, NAN, NAN, NAN };
-        static const char *const names[5] = { "delta", "i_c0", "tau_d", "tau_0", "r_p" };
+        /* indexed like mtj_fit.c: delta, i_c0, tau_d, tau_0, i_pulse, r_p */
+        double given[6] = { NAN, NAN, NAN, NAN, NAN, NAN };
+        static const char *const names[6] = { "delta", "i_c0", "tau_d", "tau_0", "i_pulse", "r_p" };
         for (size_t i = 0; i < nkeys; i++)
-            for (int j = 0; j < 5; j++) if (!strcmp(keys[i], names[j])) given[j] = vals[i];
+            for (int j = 0; j < 6; j++) if (!strcmp(keys[i], names[j])) given[j] = vals[i];
         return xb_calib_mtj(type, m, &opts, given, "i_pulse", out, err);
     }
     return xb_fail(err, XB_EINVAL, "predict: no prediction for model '%s' (pulse and stmram "

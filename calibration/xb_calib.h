@@ -81,6 +81,8 @@ xb_status xb_calib_write_ini(const xb_calib *c, const char *path, xb_err *err);
 /* Internal: append a formatted line to c->notes. */
 void xb_calib_note(xb_calib *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Internal, per family. `given` (stmram: delta, i_c0, tau_d, tau_0, i_pulse, r_p; NaN =
+ * not given) holds parameters fixed; free_only names the one nuisance left free. */
 /* Internal, per family (calibration/pulse_fit.c, mtj_fit.c, relax_fit.c). */
 xb_status xb_calib_pulse(const char *model, const xb_measurement *m, xb_calib *out, xb_err *err);
 xb_status xb_calib_mtj(const char *model, const xb_measurement *m, const xb_calib_opts *o,

@@ -312,8 +312,9 @@ int xb_cmd_predict(int argc, char **argv)
         printf("%-22s %14.6g %12.4g %10.4f %10.4f\n", "uncalibrated defaults", def.loglik, def.rmse,
                def.r2, def.r2_traj);
     for (size_t i = 0; i < cal.npar; i++)
-        printf("nuisance %s = %.6g %s%s\n", cal.par[i].name, cal.par[i].est, cal.par[i].unit ? cal.par[i].unit : "",
-               isfinite(cal.par[i].lo) ? "" : "");
+        if (cal.par[i].kind == XB_CAL_FIT || cal.par[i].kind == XB_CAL_NOISE)
+            printf("nuisance fitted on these data: %s = %.6g %s\n", cal.par[i].name, cal.par[i].est,
+                   cal.par[i].unit ? cal.par[i].unit : "");
     if (cal.notes[0]) printf("%s", cal.notes);
     goto done;
 fail:
