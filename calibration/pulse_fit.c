@@ -378,9 +378,23 @@ xb_status xb_calib_pulse(const char *model, const xb_measurement *m, xb_calib *o
                       "(no interval: the table does not record how many pulses each bin holds).");
     } else {
         const double nu = f.dof;
-        add_par(out, "dw_min_std", "", sig, sig * sqrt(0.5 / nu), sig * sqrt(nu / gsl_cdf_chisq_Pinv(0.975, nu)),
-                sig * sqrt(nu / gsl_cdf_chisq_Pinv(0.025, nu)), XB_CAL_NOISE, 1);
-        add_par(out, "tau_add", "S", sqrt(tau2) * scale, NAN, NAN, NAN, XB_CAL_NOISE, 0);
+        const double lo_s = sig * sqrt(nu / gsl_cdf_chisq_Pinv(0.975, nu));
+        const double hi_s = sig * sqrt(nu / gsl_cdf_chisq_Pinv(0.025, nu));
+        if (!use_tau) {
+            add_par(out, "dw_min_std", "", sig, sig * sqrt(0.5 / nu), lo_s, hi_s, XB_CAL_NOISE, 1);
+        } else {
+            /* The device has multiplicative C2C noise only: give it the same mean step
+             * variance, sigma_eq^2 = sigma^2 + tau^2 / mean(mu^2). */
+            double m2 = 0;
+            for (size_t i = 0; i < d.n; i++) m2 += mu[i] * mu[i] / d.n;
+            const double eq = sqrt(sig2 + tau2 / m2);
+            add_par(out, "dw_min_std", "", eq, NAN, NAN, NAN, XB_CAL_DERIVED, 1);
+            add_par(out, "sigma_mult", "", sig, sig * sqrt(0.5 / nu), lo_s, hi_s, XB_CAL_NOISE, 0);
+            add_par(out, "tau_add", "S", sqrt(tau2) * scale, NAN, NAN, NAN, XB_CAL_NOISE, 0);
+            xb_calib_note(out, "dw_min_std = sqrt(sigma_mult^2 + tau_add^2/mean(mu^2)) = %.4g: "
+                          "the multiplicative noise that gives the device the same mean step "
+                          "variance", eq);
+        }
     }
     const char *fixed0[] = { "dw_min_dtod", "up_down_dtod", "w_max_dtod", "w_min_dtod" };
     add_par(out, "w_max", "w", 1, NAN, NAN, NAN, XB_CAL_FIXED, 1);
@@ -398,7 +412,7 @@ xb_status xb_calib_pulse(const char *model, const xb_measurement *m, xb_calib *o
                       "e-fold towards a bound: up %.1f, down %.1f", gs, 1 / v.dw_up, 1 / v.dw_dn);
     }
     if (use_tau)
-        xb_calib_note(out, "noise: Var(dG) = (dw_min_std mu)^2 + tau_add^2, tau_add = %.3g S "
+        xb_calib_note(out, "noise: Var(dG) = (sigma_mult mu)^2 + tau_add^2, tau_add = %.3g S "
                       "(additive, e.g. read noise; the device model has none; kept by a "
                       "likelihood-ratio test, p < 0.001)", sqrt(tau2) * scale);
     /* Ramp-to-ramp spread: a least-squares gain k_r of the mean step per ramp. */

@@ -164,5 +164,168 @@ static void test_coverage_expstep(void)
     coverage(&t, 4, 150);
 }
 
+/* ---- readers ---------------------------------------------------------------------------- */
+
+static xb_measurement *parse(const char *text, const char *name, xb_meas_kind kind,
+                             const xb_meas_opts *o, xb_err *err)
+{
+    xb_measurement *m = NULL;
+    const xb_status st = xb_meas_parse(text, strlen(text), name, kind, o, &m, err);
+    CU_ASSERT((st == XB_OK) == (m != NULL));
+    return m;
+}
+
+static void test_read_taox(void)               /* one column per ramp, padded, amperes */
+{
+    xb_err err = { 0 };
+    xb_measurement *m = parse("rmp1,rmp2\n1e-4,2e-4\n1.1e-4,1.9e-4\n1.2e-4,\n", "set.csv",
+                              XB_MEAS_RAMPS, NULL, &err);
+    CU_ASSERT_FATAL(m != NULL);
+    CU_ASSERT_EQUAL(m->nramps, 2);
+    CU_ASSERT_EQUAL(m->ramp[0].n, 3);
+    CU_ASSERT_EQUAL(m->ramp[1].n, 2);
+    CU_ASSERT_EQUAL(m->ramp[0].dir, 1);
+    CU_ASSERT_EQUAL(m->ramp[1].dir, -1);
+    CU_ASSERT_DOUBLE_EQUAL(m->ramp[0].g[2], 1.2e-3, 1e-18);    /* I / 0.1 V */
+    xb_meas_free(m);
+}
+
+static void test_read_csv_columns_units(void)  /* mapping by name, mS -> S, ramps split */
+{
+    xb_err err = { 0 };
+    xb_meas_opts o = XB_MEAS_OPTS_DEFAULT;
+    o.columns = "pulse=0,conductance=G_mS";
+    o.units = "conductance=mS";
+    xb_measurement *m = parse("# comment\npulse,x,G_mS\n0,9,1.0\n1,9,1.1\n2,9,1.2\n0,9,1.2\n1,9,1.05\n",
+                              "r.csv", XB_MEAS_RAMPS, &o, &err);
+    CU_ASSERT_FATAL(m != NULL);
+    CU_ASSERT_EQUAL(m->nramps, 2);
+    CU_ASSERT_EQUAL(m->ramp[0].dir, 1);
+    CU_ASSERT_EQUAL(m->ramp[1].dir, -1);
+    CU_ASSERT_DOUBLE_EQUAL(m->ramp[0].g[1], 1.1e-3, 1e-18);
+    xb_meas_free(m);
+}
+
+static void test_read_mtj_and_relax(void)
+{
+    xb_err err = { 0 };
+    xb_meas_opts o = XB_MEAS_OPTS_DEFAULT;
+    o.format = "mtj";
+    xb_measurement *m = parse("3.0E-10\t0\n\t\n4.0E-10\t2.0E-04\n\t\n5.0E-10\t0.5\n", "a.txt",
+                              XB_MEAS_PSW, &o, &err);
+    CU_ASSERT_FATAL(m != NULL);
+    CU_ASSERT_EQUAL(m->n, 3);
+    CU_ASSERT_DOUBLE_EQUAL(m->width[1], 4e-10, 1e-25);
+    CU_ASSERT(isnan(m->cur[0]));                   /* amplitude not recorded */
+    CU_ASSERT_DOUBLE_EQUAL(m->p[1], 2e-4, 1e-18);
+    xb_meas_free(m);
+    m = parse("0.5\t0.1\n\t\n0.6\t0.5\n\t\n0.7\t0.9\n", "b.txt", XB_MEAS_PSW, &o, &err);
+    CU_ASSERT_FATAL(m != NULL);
+    CU_ASSERT_DOUBLE_EQUAL(m->cur[1], 0.6 / 2530, 1e-15);   /* V / R_P */
+    CU_ASSERT_DOUBLE_EQUAL(m->width[1], 1e-9, 1e-24);
+    xb_meas_free(m);
+    o.format = "relax";
+    m = parse("0\t0.0\t1e5\t1e-5\t1e-5\t2\t0\n0\t0.011\t1e5\t1.1e-5\t1e-5\t2\t0.01\n"
+              "2\t0.0\t5e4\t2e-5\t2e-5\t5\t0\n", "r.tsv", XB_MEAS_RELAX, &o, &err);
+    CU_ASSERT_FATAL(m != NULL);
+    CU_ASSERT_EQUAL(m->n, 3);
+    CU_ASSERT_DOUBLE_EQUAL(m->tnom[1], 0.01, 1e-18);
+    CU_ASSERT_DOUBLE_EQUAL(m->g[1] - m->g0[1], 1e-6, 1e-18);
+    xb_meas_free(m);
+}
+
+static void test_read_lut(void)                /* mean step = integral of the quantiles */
+{
+    xb_err err = { 0 };
+    xb_measurement *m = parse("1st Row = Gbins, 2nd Row = CDF Points\n1e-5,\t2e-5\n0.,\t1. \n\n"
+                              "1e-6,3e-6\n3e-6,5e-6\n", "dG_increasing.txt", XB_MEAS_RAMPS, NULL, &err);
+    CU_ASSERT_FATAL(m != NULL);
+    CU_ASSERT_EQUAL(m->kind, XB_MEAS_STEPS);
+    CU_ASSERT_EQUAL(m->n, 2);
+    CU_ASSERT_DOUBLE_EQUAL(m->dg[0], 2e-6, 1e-20);
+    CU_ASSERT_DOUBLE_EQUAL(m->dg[1], 4e-6, 1e-20);
+    CU_ASSERT_EQUAL(m->dir[0], 1);
+    xb_meas_free(m);
+}
+
+typedef struct bad { const char *text, *format, *columns; xb_meas_kind kind; const char *want; } bad;
+
+/* Malformed input: an error naming the place and the problem, never a crash or a leak
+ * (LeakSanitizer checks the error paths under make check-asan). */
+static void test_malformed(void)
+{
+    static const bad cases[] = {
+        { "", "csv", NULL, XB_MEAS_RAMPS, "empty" },
+        { "pulse,G\n0,1e-3\n1,abc\n", "csv", NULL, XB_MEAS_RAMPS, "f:3:2: column 'G': 'abc' is not a finite number" },
+        { "pulse,G\n0,1e-3\n1,nan\n", "csv", NULL, XB_MEAS_RAMPS, "f:3:2: column 'G': 'nan' is not a finite number" },
+        { "pulse,G\n0,1e-3\n1,2e-3\n2,3e", "csv", NULL, XB_MEAS_RAMPS, "f:4:2: column 'G': '3e' is not" },
+        { "pulse,G\n0,1e-3\n", "csv", NULL, XB_MEAS_RAMPS, "f:2: ramp has 1 read; a ramp needs at least 2" },
+        { "a,b\n1,2\n3\n", "csv", NULL, XB_MEAS_RAMPS, "f:3: 1 fields, expected 2" },
+        { "pulse,G\n0,-1e-3\n1,2e-3\n", "csv", NULL, XB_MEAS_RAMPS, "f:2:2: conductance = -0.001 must be positive" },
+        { "0,1e-3\n1,2e-3\n", "csv", "pulse=0,conductance=5", XB_MEAS_RAMPS, "--columns conductance=5: f has 2 columns" },
+        { "rmp1,rmp2\n1e-4,2e-4\n1.1e-4,\n", "taox", NULL, XB_MEAS_RAMPS, "ramp 'rmp2' has 1 reads" },
+        { "rmp1,rmp2\n1e-4,1e-4\n,2e-4\n1e-4,3e-4\n", "taox", NULL, XB_MEAS_RAMPS, "f:4:1: value after the end of ramp 'rmp1'" },
+        { "3e-10,0\n4e-10,0.1\n5e-10,0.5\n", "mtj", NULL, XB_MEAS_PSW, "f:1: 1 column; switching data need 2" },
+        { "3e-10\t0.5\n", "mtj", NULL, XB_MEAS_PSW, "1 data point; a switching curve needs at least 3" },
+        { "3e-10\t0\n4e-10\t1.5\n5e-10\t1\n", "mtj", NULL, XB_MEAS_PSW, "f:2:2: probability 1.5 is outside [0, 1]" },
+        { "1\t2\t3\n", "relax", NULL, XB_MEAS_RELAX, "f:1: 3 columns; the relaxation layout has 7" },
+        { "G bins\n1e-5,2e-5\n0,1\n", "lut", NULL, XB_MEAS_RAMPS, "a dG table needs" },
+        { "1,2\n", "taox", NULL, XB_MEAS_PSW, "format 'taox' holds pulse ramps, but this model needs switching probability" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        xb_meas_opts o = XB_MEAS_OPTS_DEFAULT;
+        o.format = cases[i].format;
+        o.columns = cases[i].columns;
+        xb_err err = { 0 };
+        xb_measurement *m = (xb_measurement *)1;
+        const xb_status st = xb_meas_parse(cases[i].text, strlen(cases[i].text), "f", cases[i].kind,
+                                           &o, &m, &err);
+        const int ok = st != XB_OK && m == NULL && strstr(err.msg, cases[i].want);
+        if (!ok) printf("\n  case %zu: status %d, message '%s', wanted '%s'", i, st, err.msg, cases[i].want);
+        CU_ASSERT(ok);
+        if (st == XB_OK) xb_meas_free(m);
+    }
+}
+
+static void test_reader_out_of_memory(void)    /* every allocation failure is clean */
+{
+    const char *text = "rmp1,rmp2\n1e-4,2e-4\n1.1e-4,1.9e-4\n1.2e-4,\n";
+    for (long k = 0;; k++) {
+        xb_measurement *m;
+        xb_err err = { 0 };
+        xb_mem_fail_nth(k);
+        const xb_status st = xb_meas_parse(text, strlen(text), "set.csv", XB_MEAS_RAMPS, NULL, &m, &err);
+        xb_mem_fail_nth(-1);
+        if (st == XB_OK) { xb_meas_free(m); CU_ASSERT(k > 5); break; }
+        CU_ASSERT(st == XB_ENOMEM && m == NULL && err.msg[0]);
+        if (k > 10000) { CU_FAIL("no success after 10000 failures"); break; }
+    }
+}
+
+/* ---- prediction ------------------------------------------------------------------------ */
+
+static void test_predict_beats_defaults(void)  /* fit on seed 1, score on seed 2 */
+{
+    const truth t = { .model = "softbounds", .dw_min = 0.02, .up_down = 0.1, .std = 0.3,
+                      .g_ref = 1e-5, .g_unit = 4e-6 };
+    xb_measurement *a = synth(&t, 1, 4, 100), *b = synth(&t, 2, 4, 100);
+    xb_calib c, pc, pd;
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(xb_calib_fit("softbounds", a, NULL, &c, &err) == XB_OK);
+    const char *keys[XB_CAL_MAXPAR];
+    double vals[XB_CAL_MAXPAR];
+    size_t nk = 0;
+    for (size_t i = 0; i < c.npar; i++)
+        if (c.par[i].device_key) { keys[nk] = c.par[i].name; vals[nk++] = c.par[i].est; }
+    CU_ASSERT_FATAL(xb_calib_predict("softbounds", keys, vals, nk, b, NULL, &pc, &err) == XB_OK);
+    CU_ASSERT_FATAL(xb_calib_predict("softbounds", NULL, NULL, 0, b, NULL, &pd, &err) == XB_OK);
+    CU_ASSERT(pc.loglik > pd.loglik);
+    CU_ASSERT(pc.r2_traj > 0.95);                 /* mean path of the held-out ramps */
+    CU_ASSERT(pd.r2_traj < 0.5);
+    xb_meas_free(a); xb_meas_free(b);
+}
+
 XB_SUITE(calibration, XB_TEST(test_coverage_softbounds), XB_TEST(test_coverage_linear),
-         XB_TEST(test_coverage_expstep))
+         XB_TEST(test_coverage_expstep), XB_TEST(test_read_taox), XB_TEST(test_read_csv_columns_units),
+         XB_TEST(test_read_mtj_and_relax), XB_TEST(test_read_lut), XB_TEST(test_malformed),
+         XB_TEST(test_reader_out_of_memory), XB_TEST(test_predict_beats_defaults))
