@@ -11,6 +11,7 @@
 #include <gsl/gsl_multifit_nlinear.h>
 
 #include "core/xb_mem.h"
+#include "core/xb_par.h"
 
 typedef struct shim { const xb_fit_problem *pb; double *r; } shim;
 
@@ -58,6 +59,10 @@ xb_status xb_fit_solve(const xb_fit_problem *pb, const double *theta0, xb_fit *o
         if (cov) gsl_matrix_free(cov);
         return xb_fail(err, XB_ENOMEM, "fit: out of memory for %zu residuals", pb->n);
     }
+    /* The matrices are n x p with p <= 8: BLAS threads only cost here (and on a loaded
+     * machine their spin-waits cost 20x). Serial for the solve, restored after. */
+    const int blas_prev = xb_par_blas_threads(0);
+    xb_par_blas_threads(1);
     double x0[XB_FIT_MAXP];
     memcpy(x0, theta0, pb->p * sizeof *x0);
     gsl_vector_view xv = gsl_vector_view_array(x0, pb->p);
@@ -100,6 +105,7 @@ xb_status xb_fit_solve(const xb_fit_problem *pb, const double *theta0, xb_fit *o
         out->hi[k] = out->theta[k] + tq * out->se[k];
     }
 done:
+    xb_par_blas_threads(blas_prev);
     xb_free(s.r);
     gsl_matrix_free(cov);
     gsl_multifit_nlinear_free(w);
