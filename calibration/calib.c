@@ -61,7 +61,7 @@ xb_status xb_calib_predict(const char *type, const char *const *keys, const doub
     if (k == XB_MEAS_PSW) {
         /* indexed like mtj_fit.c: delta, i_c0, tau_d, tau_0, i_pulse, r_p */
         double given[6] = { NAN, NAN, NAN, NAN, NAN, NAN };
-        static const char *const names[6] = { "delta", "i_c0", "tau_d", "tau_0", "i_pulse", "r_p" };
+        static const char *const names[6] = { "delta", "i_c0", "tau_d", "tau0", "i_pulse", "r_p" };
         for (size_t i = 0; i < nkeys; i++)
             for (int j = 0; j < 6; j++) if (!strcmp(keys[i], names[j])) given[j] = vals[i];
         return xb_calib_mtj(type, m, &opts, given, "i_pulse", out, err);

@@ -24,7 +24,7 @@
 #include "core/xb_mem.h"
 
 enum { Q_DELTA, Q_IC0, Q_TAUD, Q_TAU0, Q_IPULSE, NQ };
-static const char *const qname[NQ] = { "delta", "i_c0", "tau_d", "tau_0", "i_pulse" };
+static const char *const qname[NQ] = { "delta", "i_c0", "tau_d", "tau0", "i_pulse" };
 static const char *const qunit[NQ] = { "kT", "A", "s", "s", "A" };
 /* DEVICES.md 5 defaults (unverified there; used only when a parameter is not fitted). */
 static const double qdef[NQ] = { 45, 50e-6, 1e-9, 1e-9, NAN };
@@ -105,7 +105,7 @@ static xb_status parse_fix(const char *spec, double *q, int *fixed, xb_err *err)
         for (int k = 0; k < NQ; k++)
             if (strlen(qname[k]) == (size_t)(eq - p) && !strncmp(p, qname[k], (size_t)(eq - p))) j = k;
         if (j < 0) return xb_fail(err, XB_EINVAL, "--fix: unknown key '%.*s' (delta, i_c0, tau_d, "
-                                  "tau_0, i_pulse)", (int)(eq - p), p);
+                                  "tau0, i_pulse)", (int)(eq - p), p);
         char buf[64], *end;
         snprintf(buf, sizeof buf, "%.*s", (int)(e - eq - 1), eq + 1);
         const double v = strtod(buf, &end);
@@ -279,7 +279,7 @@ xb_status xb_calib_mtj(const char *model, const xb_measurement *m, const xb_cali
                   "0 < P < 1: %.3g decades", nlw, nlw ? sqrt(lw / nlw) : NAN);
     if (!cur_known)
         xb_calib_note(out, "the file does not record the pulse amplitude: i_pulse is the current "
-                      "that the fixed i_c0 and %s imply", c.thermal ? "tau_0" : "tau_d");
+                      "that the fixed i_c0 and %s imply", c.thermal ? "tau0" : "tau_d");
     if (!f.cov_ok)
         xb_calib_note(out, "warning: J^T J is singular; some parameters are not identified");
     return XB_OK;

@@ -33,7 +33,7 @@ static int usage(FILE *f)
         "  --t-pulse S       pulse width when the file gives amplitudes only (1e-9)\n"
         "  --v-pulse V       pulse amplitude when the file gives widths only (unknown)\n"
         "  --trials N        binomial trials per switching point (default 10000)\n"
-        "  --fix K=V,...     hold parameters fixed (stmram: delta, i_c0, tau_d, tau_0)\n"
+        "  --fix K=V,...     hold parameters fixed (stmram: delta, i_c0, tau_d, tau0)\n"
         "  --out FILE        params INI ([device] section) for `xbemu run`\n"
         "  --report FILE     the report as JSON (text goes to stdout)\n",
         xb_calib_models());
