@@ -6,10 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
 #include "calibration/xb_calib.h"
 #include "calibration/xb_fit.h"
 #include "calibration/xb_meas.h"
 #include "core/xb_mem.h"
+#include "core/xb_rng.h"
 #include "devices/xb_bank.h"
 #include "tests/xb_test.h"
 
@@ -162,6 +166,50 @@ static void test_coverage_expstep(void)
                       .g_ref = 1e-5, .g_unit = 4e-6, .A_up = 0.1, .A_down = 0.1,
                       .gamma_up = 3, .gamma_down = 3 };
     coverage(&t, 4, 150);
+}
+
+/* ST-MRAM: binomial draws (N = 1e4) from the precessional law at 20 currents, 1 ns;
+ * Delta is held at its default 45 as the fitter does for an amplitude curve. Same
+ * coverage and interval-width criteria as above, for i_c0 and tau_d. */
+static void test_coverage_stmram(void)
+{
+    enum { SEEDS = 200, NP = 20 };
+    const double ic0 = 100e-6, taud = 0.5e-9, delta = 45, t = 1e-9, N = 1e4;
+    const double truth[2] = { ic0, taud };
+    const char *names[2] = { "i_c0", "tau_d" };
+    int cover[2] = { 0 };
+    double se_sum[2] = { 0 }, d1[2] = { 0 }, d2[2] = { 0 };
+    for (uint32_t seed = 1; seed <= SEEDS; seed++) {
+        gsl_rng *r = xb_rng_gsl_alloc(seed, XB_RNG_D2D, 77);
+        xb_measurement *m = xb_calloc(1, sizeof *m);
+        m->kind = XB_MEAS_PSW; m->n = NP;
+        m->width = xb_malloc(NP * sizeof(double)); m->cur = xb_malloc(NP * sizeof(double));
+        m->p = xb_malloc(NP * sizeof(double));
+        for (int i = 0; i < NP; i++) {
+            const double I = 170e-6 + i * (170e-6 / (NP - 1));
+            const double P = exp(-2.4674011002723395 * delta * exp(-2 * (I / ic0 - 1) * t / taud));
+            m->width[i] = t; m->cur[i] = I;
+            m->p[i] = gsl_ran_binomial(r, P, (unsigned)N) / N;
+        }
+        gsl_rng_free(r);
+        xb_calib c;
+        xb_err err = { 0 };
+        const xb_status st = xb_calib_fit("stmram", m, NULL, &c, &err);
+        CU_ASSERT_FATAL(st == XB_OK);
+        for (int k = 0; k < 2; k++) {
+            const xb_cal_par *q = par(&c, names[k]);
+            cover[k] += q->lo <= truth[k] && truth[k] <= q->hi;
+            se_sum[k] += q->se; d1[k] += q->est - truth[k]; d2[k] += pow(q->est - truth[k], 2);
+        }
+        xb_meas_free(m);
+    }
+    for (int k = 0; k < 2; k++) {
+        const double sd = sqrt((d2[k] - d1[k] * d1[k] / SEEDS) / (SEEDS - 1)), ratio = se_sum[k] / SEEDS / sd;
+        if (getenv("XB_TEST_VERBOSE"))
+            printf("\n  stmram %s: coverage %d/200, mean se / sd of estimates %.3f", names[k], cover[k], ratio);
+        CU_ASSERT(cover[k] >= 175);
+        CU_ASSERT(ratio > 0.75 && ratio < 1.33);
+    }
 }
 
 /* ---- readers ---------------------------------------------------------------------------- */
@@ -326,6 +374,6 @@ static void test_predict_beats_defaults(void)  /* fit on seed 1, score on seed 2
 }
 
 XB_SUITE(calibration, XB_TEST(test_coverage_softbounds), XB_TEST(test_coverage_linear),
-         XB_TEST(test_coverage_expstep), XB_TEST(test_read_taox), XB_TEST(test_read_csv_columns_units),
+         XB_TEST(test_coverage_expstep), XB_TEST(test_coverage_stmram), XB_TEST(test_read_taox), XB_TEST(test_read_csv_columns_units),
          XB_TEST(test_read_mtj_and_relax), XB_TEST(test_read_lut), XB_TEST(test_malformed),
          XB_TEST(test_reader_out_of_memory), XB_TEST(test_predict_beats_defaults))
