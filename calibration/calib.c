@@ -11,7 +11,7 @@
 typedef struct fitter { const char *name; xb_meas_kind kind; } fitter;
 static const fitter fitters[] = {
     { "linear", XB_MEAS_RAMPS }, { "softbounds", XB_MEAS_RAMPS }, { "expstep", XB_MEAS_RAMPS },
-    { "stmram", XB_MEAS_PSW }, { "stmram_thermal", XB_MEAS_PSW }, { "relax", XB_MEAS_RELAX },
+    { "hfox", XB_MEAS_RAMPS }, { "stmram", XB_MEAS_PSW }, { "stmram_thermal", XB_MEAS_PSW }, { "relax", XB_MEAS_RELAX },
 };
 enum { NFITTERS = sizeof fitters / sizeof *fitters };
 
@@ -24,7 +24,7 @@ xb_meas_kind xb_calib_kind(const char *model)
 
 const char *xb_calib_models(void)
 {
-    return "linear, softbounds, expstep, stmram, stmram_thermal, relax";
+    return "linear, softbounds, expstep, hfox, stmram, stmram_thermal, relax";
 }
 
 xb_status xb_calib_fit(const char *model, const xb_measurement *m, const xb_calib_opts *o,
@@ -34,6 +34,7 @@ xb_status xb_calib_fit(const char *model, const xb_measurement *m, const xb_cali
     memset(out, 0, sizeof *out);
     const xb_meas_kind k = xb_calib_kind(model);
     if (!k) return xb_fail(err, XB_EINVAL, "unknown model '%s' (one of %s)", model, xb_calib_models());
+    if (!strcmp(model, "hfox")) return xb_calib_hfox(m, out, err);
     if (k == XB_MEAS_RAMPS) return xb_calib_pulse(model, m, out, err);
     if (k == XB_MEAS_PSW) return xb_calib_mtj(model, m, &opts, NULL, NULL, out, err);
     return xb_calib_relax(m, out, err);
@@ -45,7 +46,7 @@ xb_status xb_calib_predict(const char *type, const char *const *keys, const doub
 {
     const xb_calib_opts opts = o ? *o : (xb_calib_opts){ 0 };
     const xb_meas_kind k = xb_calib_kind(type);
-    if (k == XB_MEAS_RAMPS) {
+    if (k == XB_MEAS_RAMPS && strcmp(type, "hfox")) {
         const xb_device_type *T = xb_device_find(type);
         if (!T) return xb_fail(err, XB_EINVAL, "predict: no device type '%s'", type);
         double p[64];

@@ -31,7 +31,7 @@ const char *xb_meas_kind_name(xb_meas_kind k)
 void xb_meas_free(xb_measurement *m)
 {
     if (!m) return;
-    for (size_t r = 0; r < m->nramps; r++) xb_free(m->ramp[r].g);
+    for (size_t r = 0; r < m->nramps; r++) { xb_free(m->ramp[r].g); xb_free(m->ramp[r].pulse); }
     xb_free(m->ramp);
     double *arr[] = { m->g, m->dg, m->sd, m->width, m->cur, m->p, m->t, m->g0, m->tnom };
     for (size_t i = 0; i < sizeof arr / sizeof *arr; i++) xb_free(arr[i]);
@@ -184,16 +184,22 @@ static xb_measurement *meas_new(xb_meas_kind kind, const char *name)
     return m;
 }
 
-static xb_status add_ramp(xb_measurement *m, int dir, const double *g, size_t n, int line,
-                          xb_err *err)
+static xb_status add_ramp(xb_measurement *m, int dir, const double *g, const double *pulse,
+                          size_t n, int line, xb_err *err)
 {
     xb_ramp *nr = xb_realloc(m->ramp, (m->nramps + 1) * sizeof *nr);
     if (!nr) return xb_fail(err, XB_ENOMEM, "%s: out of memory", m->name);
     m->ramp = nr;
     xb_ramp *r = &m->ramp[m->nramps];
+    r->pulse = NULL;
     r->g = xb_malloc(n * sizeof *g);
     if (!r->g) return xb_fail(err, XB_ENOMEM, "%s: out of memory", m->name);
     memcpy(r->g, g, n * sizeof *g);
+    if (pulse) {
+        r->pulse = xb_malloc(n * sizeof *pulse);
+        if (!r->pulse) { xb_free(r->g); return xb_fail(err, XB_ENOMEM, "%s: out of memory", m->name); }
+        memcpy(r->pulse, pulse, n * sizeof *pulse);
+    }
     r->n = n;
     r->line = line;
     r->dir = dir ? dir : (g[n - 1] >= g[0] ? 1 : -1);   /* net change when not given */
@@ -239,7 +245,7 @@ static xb_status read_taox(const xb_csv *t, const xb_meas_opts *o, xb_measuremen
                          "least 2", t->name, t->line[0], c + 1, t->head[c], n);
             break;
         }
-        st = add_ramp(m, 0, g, n, (int)c + 1, err);
+        st = add_ramp(m, 0, g, NULL, n, (int)c + 1, err);
     }
     xb_free(g);
     return st;
@@ -259,8 +265,9 @@ static xb_status read_csv_ramps(const xb_csv *t, const colmap *cm, const xb_meas
     }
     if (src == R_CURR && !(o->v_read > 0))
         return xb_fail(err, XB_EINVAL, "%s: a current column needs --v-read (V) to give G", t->name);
-    double *g = xb_malloc(t->nrows * sizeof *g);
-    if (!g) return xb_fail(err, XB_ENOMEM, "%s: out of memory", t->name);
+    double *g = xb_malloc(t->nrows * sizeof *g), *pu = xb_malloc(t->nrows * sizeof *pu);
+    if (!g || !pu) { xb_free(g); xb_free(pu); return xb_fail(err, XB_ENOMEM, "%s: out of memory", t->name); }
+    const int have_pulse = cm->col[R_PULSE] >= 0;
     xb_status st = XB_OK;
     double prev_pulse = -INFINITY, prev_ramp = NAN;
     int prev_dir = 0, dir = 0;
@@ -292,19 +299,21 @@ static xb_status read_csv_ramps(const xb_csv *t, const colmap *cm, const xb_meas
                              t->name, line0, n);
                 break;
             }
-            st = add_ramp(m, dir, g, n, line0, err);
+            st = add_ramp(m, dir, g, have_pulse ? pu : NULL, n, line0, err);
             n = 0;
         }
         if (n == 0) { line0 = t->line[r]; dir = di; }
+        pu[n] = pulse;
         g[n++] = v;
         prev_pulse = pulse; prev_ramp = ramp; prev_dir = di;
     }
     if (!st) {
         if (n < 2) st = xb_fail(err, XB_EINVAL, "%s:%d: ramp has %zu read; a ramp needs at "
                                 "least 2", t->name, line0, n);
-        else st = add_ramp(m, dir, g, n, line0, err);
+        else st = add_ramp(m, dir, g, have_pulse ? pu : NULL, n, line0, err);
     }
     xb_free(g);
+    xb_free(pu);
     return st;
 }
 

@@ -9,6 +9,8 @@
  *        (sigma = dw_min_std, the multiplicative C2C noise of the model; tau an additive
  *        read-noise term that the device model does not have). The gauge is w_max = 1,
  *        w_min = -1, so g_ref and g_unit carry the conductance range.
+ *   hfox  (DEVICES.md 2) ln R vs cumulative reset pulses of many devices: the
+ *        piecewise-linear law per device, then the population distributions.
  *   stmram, stmram_thermal  (DEVICES.md 5) switching probability vs pulse width or
  *        current; binomial likelihood with an assumed number of trials per point.
  *   relax  (DEVICES.md 7) sigma_rel(t) = a ln(1 + t/t_1) and mean drift
@@ -23,7 +25,7 @@
 #include "calibration/xb_meas.h"
 #include "core/xb_err.h"
 
-enum { XB_CAL_MAXPAR = 20, XB_CAL_NOTES = 4096 };
+enum { XB_CAL_MAXPAR = 32, XB_CAL_NOTES = 4096 };
 typedef enum { XB_CAL_FIT = 0, XB_CAL_NOISE, XB_CAL_FIXED, XB_CAL_DERIVED } xb_cal_kind;
 
 typedef struct xb_cal_par {
@@ -88,6 +90,10 @@ xb_status xb_calib_pulse(const char *model, const xb_measurement *m, xb_calib *o
 xb_status xb_calib_mtj(const char *model, const xb_measurement *m, const xb_calib_opts *o,
                        const double *given, const char *free_only, xb_calib *out, xb_err *err);
 xb_status xb_calib_relax(const xb_measurement *m, xb_calib *out, xb_err *err);
+xb_status xb_calib_hfox(const xb_measurement *m, xb_calib *out, xb_err *err);
+/* One device of the HfOx law: (b = ln R0 + c1, m1, m2, t*) with 95 % intervals. */
+xb_status xb_calib_hfox_one(const xb_ramp *rp, double est[4], double lo[4], double hi[4],
+                            double *resid_sd, double *loglik, xb_err *err);
 xb_status xb_calib_pulse_predict(const char *type, const double *p, const xb_measurement *m,
                                  xb_calib *out, xb_err *err);
 

@@ -30,6 +30,7 @@ typedef struct xb_ramp {
     int dir;              /* +1 potentiation, -1 depression */
     size_t n;             /* reads, n >= 2 */
     double *g;            /* S */
+    double *pulse;        /* cumulative pulse count of each read; NULL: 0, 1, 2, ... */
     int line;             /* file line of the first read (column index for "taox") */
 } xb_ramp;
 

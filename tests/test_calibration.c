@@ -212,6 +212,54 @@ static void test_coverage_stmram(void)
     }
 }
 
+/* HfOx: 200 devices with (m1, t*, m2, R0) drawn as in DEVICES.md 2 (m1 kept >= m2 +
+ * 2e-4 so that the knee is visible), ln R = ln R0 + piecewise law + N(0, 0.01^2) at
+ * t = 0, 15, ..., 2985. Each device's 95 % intervals must cover its m1, m2, t* in
+ * >= 175 of 200; the population m1_scale must be within 5 standard errors of the
+ * scale of the true m1 values. */
+static void test_coverage_hfox(void)
+{
+    enum { ND = 200, NP = 200 };
+    gsl_rng *r = xb_rng_gsl_alloc(5, XB_RNG_D2D, 78);
+    xb_measurement *m = xb_calloc(1, sizeof *m);
+    m->kind = XB_MEAS_RAMPS; m->nramps = ND;
+    m->ramp = xb_calloc(ND, sizeof *m->ramp);
+    int cover[3] = { 0 };
+    double m1sum = 0, m1min = INFINITY;
+    for (int d = 0; d < ND; d++) {
+        double m1, m2, ts;
+        do { m1 = 3.7416e-5 + gsl_ran_exponential(r, 6.5647e-4); m2 = gsl_ran_exponential(r, 2.88905e-5); }
+        while (m1 > 0.0076 || m2 > 1.3e-4 || m1 < m2 + 2e-4);
+        do ts = 542.54 * exp(0.80338 * gsl_ran_gaussian(r, 1)); while (ts < 41 || ts > 2000);
+        const double lr0 = log(6988 + 381.7 * gsl_ran_gaussian(r, 1));
+        xb_ramp *rp = &m->ramp[d];
+        rp->n = NP; rp->dir = -1;
+        rp->g = xb_malloc(NP * sizeof(double)); rp->pulse = xb_malloc(NP * sizeof(double));
+        for (int k = 0; k < NP; k++) {
+            const double t = 15.0 * k;
+            rp->pulse[k] = t;
+            rp->g[k] = exp(-(lr0 + m1 * fmin(t, ts) + m2 * fmax(t - ts, 0) + 0.01 * gsl_ran_gaussian(r, 1)));
+        }
+        double est[4], lo[4], hi[4], sd, ll;
+        xb_err err = { 0 };
+        CU_ASSERT_FATAL(xb_calib_hfox_one(rp, est, lo, hi, &sd, &ll, &err) == XB_OK);
+        const double tr[3] = { m1, m2, ts };
+        for (int k = 0; k < 3; k++) cover[k] += lo[k + 1] <= tr[k] && tr[k] <= hi[k + 1];
+        m1sum += m1; m1min = fmin(m1min, m1);
+    }
+    gsl_rng_free(r);
+    if (getenv("XB_TEST_VERBOSE"))
+        printf("\n  hfox per device: m1 %d/200, m2 %d/200, t_star %d/200", cover[0], cover[1], cover[2]);
+    for (int k = 0; k < 3; k++) CU_ASSERT(cover[k] >= 175);
+    xb_calib c;
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(xb_calib_fit("hfox", m, NULL, &c, &err) == XB_OK);
+    const double want = m1sum / ND - m1min;
+    const xb_cal_par *q = par(&c, "m1_scale");
+    CU_ASSERT(fabs(q->est - want) <= 5 * q->se);
+    xb_meas_free(m);
+}
+
 /* ---- readers ---------------------------------------------------------------------------- */
 
 static xb_measurement *parse(const char *text, const char *name, xb_meas_kind kind,
@@ -374,6 +422,7 @@ static void test_predict_beats_defaults(void)  /* fit on seed 1, score on seed 2
 }
 
 XB_SUITE(calibration, XB_TEST(test_coverage_softbounds), XB_TEST(test_coverage_linear),
-         XB_TEST(test_coverage_expstep), XB_TEST(test_coverage_stmram), XB_TEST(test_read_taox), XB_TEST(test_read_csv_columns_units),
+         XB_TEST(test_coverage_expstep), XB_TEST(test_coverage_stmram), XB_TEST(test_coverage_hfox),
+         XB_TEST(test_read_taox), XB_TEST(test_read_csv_columns_units),
          XB_TEST(test_read_mtj_and_relax), XB_TEST(test_read_lut), XB_TEST(test_malformed),
          XB_TEST(test_reader_out_of_memory), XB_TEST(test_predict_beats_defaults))
