@@ -12,6 +12,7 @@ typedef struct fitter { const char *name; xb_meas_kind kind; } fitter;
 static const fitter fitters[] = {
     { "linear", XB_MEAS_RAMPS }, { "softbounds", XB_MEAS_RAMPS }, { "expstep", XB_MEAS_RAMPS },
     { "hfox", XB_MEAS_RAMPS }, { "stmram", XB_MEAS_PSW }, { "stmram_thermal", XB_MEAS_PSW }, { "relax", XB_MEAS_RELAX },
+    { "bake", XB_MEAS_RELAX },
 };
 enum { NFITTERS = sizeof fitters / sizeof *fitters };
 
@@ -24,7 +25,7 @@ xb_meas_kind xb_calib_kind(const char *model)
 
 const char *xb_calib_models(void)
 {
-    return "linear, softbounds, expstep, hfox, stmram, stmram_thermal, relax";
+    return "linear, softbounds, expstep, hfox, stmram, stmram_thermal, relax, bake";
 }
 
 xb_status xb_calib_fit(const char *model, const xb_measurement *m, const xb_calib_opts *o,
@@ -37,6 +38,9 @@ xb_status xb_calib_fit(const char *model, const xb_measurement *m, const xb_cali
     if (!strcmp(model, "hfox")) return xb_calib_hfox(m, out, err);
     if (k == XB_MEAS_RAMPS) return xb_calib_pulse(model, m, out, err);
     if (k == XB_MEAS_PSW) return xb_calib_mtj(model, m, &opts, NULL, NULL, out, err);
+    if (!strcmp(model, "bake")) return xb_calib_bake(m, out, err);
+    if (m->temp)
+        return xb_fail(err, XB_EINVAL, "%s is a bake file: use --model bake", m->name);
     return xb_calib_relax(m, out, err);
 }
 

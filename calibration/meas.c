@@ -33,7 +33,7 @@ void xb_meas_free(xb_measurement *m)
     if (!m) return;
     for (size_t r = 0; r < m->nramps; r++) { xb_free(m->ramp[r].g); xb_free(m->ramp[r].pulse); }
     xb_free(m->ramp);
-    double *arr[] = { m->g, m->dg, m->sd, m->width, m->cur, m->p, m->t, m->g0, m->tnom };
+    double *arr[] = { m->g, m->dg, m->sd, m->width, m->cur, m->p, m->t, m->g0, m->tnom, m->temp };
     for (size_t i = 0; i < sizeof arr / sizeof *arr; i++) xb_free(arr[i]);
     xb_free(m->dir);
     xb_free(m);
@@ -410,6 +410,56 @@ static xb_status read_relax(const xb_csv *t, const colmap *cm, int relax_layout,
     return XB_OK;
 }
 
+/* ---- bake: before/after pairs per cell and temperature -------------------------------- */
+
+static int bake_cmp(const void *a, const void *b)   /* by temp, addr, time (qsort: serial use) */
+{
+    const double *x = a, *y = b;
+    for (int k = 0; k < 3; k++) if (x[k] != y[k]) return x[k] < y[k] ? -1 : 1;
+    return 0;
+}
+
+static xb_status read_bake(const xb_csv *t, xb_measurement *m, xb_err *err)
+{
+    if (t->ncols != 5)
+        return xb_fail(err, XB_EINVAL, "%s:%d: %zu columns; the bake layout has 5 (addr, time, r, "
+                       "g, temp)", t->name, t->line[0], t->ncols);
+    double *row = xb_malloc(t->nrows * 5 * sizeof *row);       /* temp, addr, time, g, line */
+    if (!row) return xb_fail(err, XB_ENOMEM, "%s: out of memory", t->name);
+    xb_status st = XB_OK;
+    for (size_t r = 0; r < t->nrows && !st; r++) {
+        double v[5];
+        for (size_t c = 0; c < 5 && !st; c++) st = cell_num(t, r, c, &v[c], err);
+        if (!st) st = check_positive(t->name, t->line[r], 4, "g", v[3], err);
+        if (!st && !(v[1] >= 0)) st = xb_fail(err, XB_ERANGE, "%s:%d:2: time %g s is negative", t->name, t->line[r], v[1]);
+        double *o = row + 5 * r;
+        o[0] = v[4]; o[1] = v[0]; o[2] = v[1]; o[3] = v[3]; o[4] = t->line[r];
+    }
+    if (!st) qsort(row, t->nrows, 5 * sizeof *row, bake_cmp);
+    size_t n = 0;
+    for (size_t r = 0; !st && r + 1 < t->nrows; r++)
+        if (row[5 * r] == row[5 * r + 5] && row[5 * r + 1] == row[5 * r + 6]) n++;
+    if (!st && n < 3)
+        st = xb_fail(err, XB_EINVAL, "%s: %zu before/after pairs (same addr and temperature); a bake "
+                     "fit needs at least 3", t->name, n);
+    if (!st) {
+        m->n = n;
+        m->t = xb_malloc(n * sizeof(double)); m->g = xb_malloc(n * sizeof(double));
+        m->g0 = xb_malloc(n * sizeof(double)); m->tnom = xb_malloc(n * sizeof(double));
+        m->temp = xb_malloc(n * sizeof(double));
+        if (!m->t || !m->g || !m->g0 || !m->tnom || !m->temp) st = xb_fail(err, XB_ENOMEM, "out of memory");
+    }
+    for (size_t r = 0, k = 0; !st && r + 1 < t->nrows; r++) {
+        const double *a = row + 5 * r, *b = a + 5;
+        if (a[0] != b[0] || a[1] != b[1]) continue;
+        m->t[k] = m->tnom[k] = b[2] - a[2];
+        m->g[k] = b[3]; m->g0[k] = a[3]; m->temp[k] = a[0] + 273.15;
+        k++;
+    }
+    xb_free(row);
+    return st;
+}
+
 /* ---- lut: CrossSim dG table -> mean and sd of the step per G bin ----------------------- */
 
 static xb_status read_lut(const char *text, size_t len, const char *name, xb_measurement *m,
@@ -489,14 +539,15 @@ xb_status xb_meas_parse(const char *text, size_t len, const char *name, xb_meas_
     const char *fmt = opts.format;
     if (!fmt || !*fmt) {                /* guess from the file name, else generic */
         const char *b = base_name(name);
-        fmt = strstr(b, "dG_") ? "lut" : strstr(b, "relaxdata") ? "relax"
+        fmt = strstr(b, "dG_") ? "lut" : strstr(b, "relaxdata") ? "relax" : strstr(b, "bake") ? "bake"
             : (strstr(b, "fig1") && strstr(b, "LR")) ? "mtj"
             : (len > 3 && !strncmp(text, "rmp", 3)) ? "taox" : "csv";
     }
     const int is_lut = !strcmp(fmt, "lut"), is_taox = !strcmp(fmt, "taox"),
-              is_mtj = !strcmp(fmt, "mtj"), is_relax = !strcmp(fmt, "relax");
+              is_mtj = !strcmp(fmt, "mtj"), is_bake = !strcmp(fmt, "bake"),
+              is_relax = !strcmp(fmt, "relax") || is_bake;
     if (!is_lut && !is_taox && !is_mtj && !is_relax && strcmp(fmt, "csv"))
-        return xb_fail(err, XB_EINVAL, "--format '%s': one of csv, taox, lut, mtj, relax", fmt);
+        return xb_fail(err, XB_EINVAL, "--format '%s': one of csv, taox, lut, mtj, relax, bake", fmt);
     const xb_meas_kind want = is_lut ? XB_MEAS_STEPS : is_taox ? XB_MEAS_RAMPS
                             : is_mtj ? XB_MEAS_PSW : is_relax ? XB_MEAS_RELAX : kind;
     const int compatible = want == kind || (kind == XB_MEAS_RAMPS && want == XB_MEAS_STEPS);
@@ -522,6 +573,7 @@ xb_status xb_meas_parse(const char *text, size_t len, const char *name, xb_meas_
             !(st = parse_units(opts.units, &cm, err)) &&
             !(st = parse_columns(opts.columns, t, &cm, err))) {
             if (is_taox) st = read_taox(t, &opts, m, err);
+            else if (is_bake) st = read_bake(t, m, err);
             else if (want == XB_MEAS_RAMPS) st = read_csv_ramps(t, &cm, &opts, m, err);
             else if (want == XB_MEAS_PSW) st = read_psw(t, &cm, &opts, is_mtj, m, err);
             else st = read_relax(t, &cm, is_relax, m, err);
@@ -574,9 +626,14 @@ xb_status xb_meas_append(xb_measurement *m, xb_measurement *more, xb_err *err)
         more->nramps = 0;
     }
     if (more->n) {
-        double **dst[] = { &m->g, &m->dg, &m->sd, &m->width, &m->cur, &m->p, &m->t, &m->g0, &m->tnom };
+        if (!m->temp != !more->temp) {
+            st = xb_fail(err, XB_EINVAL, "%s and %s: cannot fit bake and relaxation data together",
+                         m->name, more->name);
+            goto done;
+        }
+        double **dst[] = { &m->g, &m->dg, &m->sd, &m->width, &m->cur, &m->p, &m->t, &m->g0, &m->tnom, &m->temp };
         double *src[] = { more->g, more->dg, more->sd, more->width, more->cur, more->p, more->t,
-                          more->g0, more->tnom };
+                          more->g0, more->tnom, more->temp };
         for (size_t i = 0; i < sizeof dst / sizeof *dst && !st; i++)
             st = cat(dst[i], m->n, src[i], src[i] ? more->n : 0, err);
         if (!st && more->dir) {

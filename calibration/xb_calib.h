@@ -15,6 +15,7 @@
  *        current; binomial likelihood with an assumed number of trials per point.
  *   relax  (DEVICES.md 7) sigma_rel(t) = a ln(1 + t/t_1) and mean drift
  *        c ln(1 + t/t_2) over all programmed levels, per-level tables in the notes.
+ *   bake  bake pairs: sd of the change vs temperature, Arrhenius, E_a in eV.
  * Parameters the data cannot identify are held fixed (kind XB_CAL_FIXED, given with
  * xb_calib_opts.fix) and say so in the report. */
 #ifndef XB_CALIB_H
@@ -91,6 +92,7 @@ xb_status xb_calib_mtj(const char *model, const xb_measurement *m, const xb_cali
                        const double *given, const char *free_only, xb_calib *out, xb_err *err);
 xb_status xb_calib_relax(const xb_measurement *m, xb_calib *out, xb_err *err);
 xb_status xb_calib_hfox(const xb_measurement *m, xb_calib *out, xb_err *err);
+xb_status xb_calib_bake(const xb_measurement *m, xb_calib *out, xb_err *err);
 /* One device of the HfOx law: (b = ln R0 + c1, m1, m2, t*) with 95 % intervals. */
 xb_status xb_calib_hfox_one(const xb_ramp *rp, double est[4], double lo[4], double hi[4],
                             double *resid_sd, double *loglik, xb_err *err);

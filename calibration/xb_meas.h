@@ -10,12 +10,14 @@
  *   XB_MEAS_PSW    switching probability p[i] of a pulse of width width[i] (s) and
  *                  current cur[i] (A); cur[i] is NaN when the file does not give it.
  *   XB_MEAS_RELAX  re-reads after programming: time t[i] (s), G g[i] (S), G at time 0
- *                  g0[i] (S), nominal time point tnom[i] (s).
+ *                  g0[i] (S), nominal time point tnom[i] (s); from a bake file ("bake":
+ *                  5 TAB columns addr, time, r, g, temp in C) one row per cell and
+ *                  temperature: the read after the bake vs the read before, temp[i] in K.
  *
  * Formats: "csv" (generic CSV/TSV with a column mapping and units), "taox" (one column
  * per ramp, padded with empty fields; read current in A), "lut" (CrossSim dG quantile
  * table), "mtj" (two TAB columns, blank-TAB lines), "relax" (7 TAB columns, RRAM
- * relaxation). Every error names file:line:column (1-based) and what was expected.
+ * relaxation), "bake" (5 TAB columns). Every error names file:line:column (1-based) and what was expected.
  * Arrays are owned by the measurement; xb_meas_free releases everything. */
 #ifndef XB_MEAS_H
 #define XB_MEAS_H
@@ -44,6 +46,7 @@ typedef struct xb_measurement {
     int *dir;             /* STEPS */
     double *width, *cur, *p;        /* PSW */
     double *t, *g0, *tnom;          /* RELAX */
+    double *temp;                   /* RELAX from a bake file: bake temperature (K), else NULL */
 } xb_measurement;
 
 typedef struct xb_meas_opts {

@@ -328,6 +328,17 @@ static void test_read_mtj_and_relax(void)
     CU_ASSERT_DOUBLE_EQUAL(m->tnom[1], 0.01, 1e-18);
     CU_ASSERT_DOUBLE_EQUAL(m->g[1] - m->g0[1], 1e-6, 1e-18);
     xb_meas_free(m);
+    o.format = "bake";                             /* rows pair up by (addr, temperature) */
+    m = parse("4\t0.0\t1\t3e-6\t100\n2\t0.0\t1\t2e-6\t100\n2\t5000\t1\t2.5e-6\t100\n"
+              "4\t5000\t1\t3.5e-6\t100\n6\t0\t1\t1e-6\t100\n6\t5000\t1\t1e-6\t100\n",
+              "bake.tsv", XB_MEAS_RELAX, &o, &err);
+    CU_ASSERT_FATAL(m != NULL);
+    CU_ASSERT_EQUAL(m->n, 3);
+    CU_ASSERT_DOUBLE_EQUAL(m->g[0] - m->g0[0], 0.5e-6, 1e-18);    /* addr 2 */
+    CU_ASSERT_DOUBLE_EQUAL(m->g[1] - m->g0[1], 0.5e-6, 1e-18);    /* addr 4 */
+    CU_ASSERT_DOUBLE_EQUAL(m->temp[2], 373.15, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(m->t[2], 5000, 1e-12);
+    xb_meas_free(m);
 }
 
 static void test_read_lut(void)                /* mean step = integral of the quantiles */
@@ -365,6 +376,7 @@ static void test_malformed(void)
         { "3e-10\t0.5\n", "mtj", NULL, XB_MEAS_PSW, "1 data point; a switching curve needs at least 3" },
         { "3e-10\t0\n4e-10\t1.5\n5e-10\t1\n", "mtj", NULL, XB_MEAS_PSW, "f:2:2: probability 1.5 is outside [0, 1]" },
         { "1\t2\t3\n", "relax", NULL, XB_MEAS_RELAX, "f:1: 3 columns; the relaxation layout has 7" },
+        { "1\t0\t1\t1e-6\t100\n1\t5\t1\t1e-6\t140\n", "bake", NULL, XB_MEAS_RELAX, "0 before/after pairs" },
         { "G bins\n1e-5,2e-5\n0,1\n", "lut", NULL, XB_MEAS_RAMPS, "a dG table needs" },
         { "1,2\n", "taox", NULL, XB_MEAS_PSW, "format 'taox' holds pulse ramps, but this model needs switching probability" },
     };
