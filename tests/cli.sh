@@ -48,5 +48,10 @@ check calib-bad-unit 2 "'uS/cm' is not a unit of conductance" -- "$X" calibrate 
 check calib-no-data 2 "--data FILE is required" -- "$X" calibrate --model softbounds
 printf '0.5\t0.02\n\t\n0.6\t0.2\n\t\n0.7\t0.6\n\t\n0.8\t0.9\n\t\n0.9\t0.99\n' > "$T/mtj.txt"
 check calib-mtj 0 "i_c0" -- "$X" calibrate --model stmram --format mtj --data "$T/mtj.txt"
+awk 'BEGIN { print "dev,pulse,R"; for (d = 0; d < 5; d++) for (t = 0; t < 1500; t += 10) {
+    ts = 300 + 100 * d; m1 = 5e-4 + 1e-4 * d; lr = log(7000) + m1 * (t < ts ? t : ts) + 2e-5 * (t > ts ? t - ts : 0)
+    print d "," t "," exp(lr + 0.01 * sin(13 * t + d)) } }' > "$T/hfox.csv"
+check calib-hfox 0 "t_star_scale" -- "$X" calibrate --model hfox --data "$T/hfox.csv" --columns ramp=0,pulse=1,resistance=2 --out "$T/hfox.ini"
+check calib-hfox-ini 0 "type = hfox" -- cat "$T/hfox.ini"
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
