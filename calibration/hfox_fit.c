@@ -153,7 +153,7 @@ xb_status xb_calib_hfox(const xb_measurement *m, xb_calib *out, xb_err *err)
     snprintf(out->data, sizeof out->data, "%s", m->name);
     out->n = npts; out->k = 5 * ok; out->loglik = ll;
     out->aic = 2.0 * out->k - 2 * ll; out->bic = out->k * log((double)npts) - 2 * ll;
-    out->r2 = out->r2_traj = out->chi2_red = out->rmse = NAN;
+    out->r2 = out->r2_traj = out->chi2_red = out->rmse = out->ks_d = out->ks_p = NAN;
     out->converged = 1; out->cov_ok = 1;
     const double n = (double)ok, tq = 1.959963984540054;
     /* m1, m2: shifted exponential MLE, scale se = scale / sqrt(n) */
