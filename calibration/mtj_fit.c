@@ -271,6 +271,10 @@ xb_status xb_calib_mtj(const char *model, const xb_measurement *m, const xb_cali
         snprintf(p->name, sizeof p->name, "r_p");
         p->unit = "ohm"; p->est = given && isfinite(given[NQ]) ? given[NQ] : 2530;
         p->se = p->lo = p->hi = NAN; p->kind = XB_CAL_FIXED; p->device_key = 1;
+        p = &out->par[out->npar++];             /* the source repository's model value */
+        snprintf(p->name, sizeof p->name, "tmr");
+        p->unit = ""; p->est = 1.24; p->se = p->lo = p->hi = NAN; p->kind = XB_CAL_FIXED;
+        p->device_key = 1;
     }
     xb_calib_note(out, "binomial likelihood with N = %.0f trials per point (assumed: the files "
                   "give probabilities only); covariance scaled by max(1, deviance/dof) = %.3g; reduced chi^2 and KS use deviance residuals",
