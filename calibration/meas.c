@@ -253,15 +253,17 @@ static xb_status read_taox(const xb_csv *t, const xb_meas_opts *o, xb_measuremen
 
 /* ---- generic ramps: rows in order; a new ramp where ramp/dir change or pulse restarts */
 
-static xb_status read_csv_ramps(const xb_csv *t, const colmap *cm, const xb_meas_opts *o,
+static xb_status read_csv_ramps(const xb_csv *t, const colmap *cm0, const xb_meas_opts *o,
                                 xb_measurement *m, xb_err *err)
 {
+    colmap c = *cm0;
+    const colmap *cm = &c;
     int gc = cm->col[R_COND], src = R_COND;
     if (gc < 0 && cm->col[R_CURR] >= 0) { gc = cm->col[R_CURR]; src = R_CURR; }
     if (gc < 0 && cm->col[R_RES] >= 0) { gc = cm->col[R_RES]; src = R_RES; }
     if (gc < 0) {                               /* default: last column is G */
         gc = (int)t->ncols - 1;
-        if (t->ncols == 2 && cm->col[R_PULSE] < 0) { colmap *w = (colmap *)cm; w->col[R_PULSE] = 0; }
+        if (t->ncols == 2 && c.col[R_PULSE] < 0) c.col[R_PULSE] = 0;   /* pulse, G */
     }
     if (src == R_CURR && !(o->v_read > 0))
         return xb_fail(err, XB_EINVAL, "%s: a current column needs --v-read (V) to give G", t->name);
