@@ -5,7 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "core/xb_mem.h"
 #include "core/xb_param.h"
+#include "core/xb_rng.h"
 #include "devices/xb_device.h"
 
 typedef struct fitter { const char *name; xb_meas_kind kind; } fitter;
@@ -119,4 +125,71 @@ xb_status xb_calib_write_ini(const xb_calib *c, const char *path, xb_err *err)
     }
     if (fclose(f)) return xb_fail(err, XB_EIO, "%s: write failed", path);
     return XB_OK;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Case bootstrap over ramps, stratified by direction (a resample must keep both), so the
+ * correlation of the reads within a ramp is kept. Percentile intervals replace the
+ * Jacobian ones of the fitted parameters. The resampled measurement borrows the ramps'
+ * arrays, so only its ramp list is freed. */
+xb_status xb_calib_bootstrap(const char *model, const xb_measurement *m, const xb_calib_opts *o,
+                             int B, uint32_t seed, xb_calib *c, xb_err *err)
+{
+    if (m->kind != XB_MEAS_RAMPS || m->nramps < 4 || xb_calib_kind(model) != XB_MEAS_RAMPS ||
+        !strcmp(model, "hfox"))
+        return xb_fail(err, XB_EINVAL, "--bootstrap: needs a pulse model (linear, softbounds, "
+                       "expstep) and 4 or more ramps");
+    if (B < 20) return xb_fail(err, XB_ERANGE, "--bootstrap %d: use at least 20 resamples", B);
+    size_t nup = 0;
+    for (size_t r = 0; r < m->nramps; r++) nup += m->ramp[r].dir > 0;
+    const size_t ndn = m->nramps - nup;
+    if (nup < 2 || ndn < 2) return xb_fail(err, XB_EINVAL, "--bootstrap: needs 2 or more ramps per direction");
+    size_t *up = xb_malloc(nup * sizeof *up), *dn = xb_malloc(ndn * sizeof *dn);
+    double *est = xb_malloc((size_t)B * c->npar * sizeof *est);
+    xb_measurement bm = *m;
+    bm.ramp = xb_malloc(m->nramps * sizeof *bm.ramp);
+    gsl_rng *rng = xb_rng_gsl_alloc(seed, XB_RNG_D2D, 0xb007);
+    xb_calib *bc = xb_malloc(sizeof *bc);
+    xb_status st = XB_OK;
+    if (!up || !dn || !est || !bm.ramp || !rng || !bc) { st = xb_fail(err, XB_ENOMEM, "out of memory"); goto done; }
+    for (size_t r = 0, a = 0, b = 0; r < m->nramps; r++) {
+        if (m->ramp[r].dir > 0) up[a++] = r; else dn[b++] = r;
+    }
+    int nb = 0;
+    for (int k = 0; k < B; k++) {
+        for (size_t r = 0; r < m->nramps; r++) {
+            const int u = r < nup;
+            const size_t pick = u ? up[gsl_rng_uniform_int(rng, nup)] : dn[gsl_rng_uniform_int(rng, ndn)];
+            bm.ramp[r] = m->ramp[pick];
+        }
+        xb_err e2 = { 0 };
+        if (xb_calib_fit(model, &bm, o, bc, &e2)) continue;          /* a failed refit drops out */
+        for (size_t i = 0; i < c->npar; i++) est[(size_t)nb * c->npar + i] = bc->par[i].est;
+        nb++;
+    }
+    if (nb < B / 2) { st = xb_fail(err, XB_ENUMERIC, "--bootstrap: %d of %d refits failed", B - nb, B); goto done; }
+    double *col = xb_malloc((size_t)nb * sizeof *col);
+    if (!col) { st = xb_fail(err, XB_ENOMEM, "out of memory"); goto done; }
+    for (size_t i = 0; i < c->npar; i++) {
+        xb_cal_par *p = &c->par[i];
+        if (p->kind != XB_CAL_FIT) continue;
+        double s1 = 0, s2 = 0;
+        for (int k = 0; k < nb; k++) { col[k] = est[(size_t)k * c->npar + i]; s1 += col[k]; s2 += col[k] * col[k]; }
+        qsort(col, (size_t)nb, sizeof *col, cmp_dbl);
+        p->lo = col[(int)floor(0.025 * (nb - 1))];
+        p->hi = col[(int)ceil(0.975 * (nb - 1))];
+        p->se = sqrt(fmax((s2 - s1 * s1 / nb) / (nb - 1), 0));
+    }
+    xb_free(col);
+    xb_calib_note(c, "intervals of fitted parameters: bootstrap percentiles (%d of %d resamples "
+                  "of the ramps, stratified by direction; se = sd of the resampled estimates)", nb, B);
+done:
+    if (rng) gsl_rng_free(rng);
+    xb_free(up); xb_free(dn); xb_free(est); xb_free(bm.ramp); xb_free(bc);
+    return st;
 }

@@ -22,6 +22,7 @@
 #define XB_CALIB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "calibration/xb_meas.h"
 #include "core/xb_err.h"
@@ -75,6 +76,12 @@ xb_status xb_calib_fit(const char *model, const xb_measurement *m, const xb_cali
 xb_status xb_calib_predict(const char *type, const char *const *keys, const double *vals,
                            size_t nkeys, const xb_measurement *m, const xb_calib_opts *o,
                            xb_calib *out, xb_err *err);
+
+/* Replace the Jacobian intervals of c's fitted parameters by bootstrap percentile
+ * intervals: B refits on ramps resampled with replacement within each direction (pulse
+ * models; for fits whose covariance is unreliable). Deterministic in seed. */
+xb_status xb_calib_bootstrap(const char *model, const xb_measurement *m, const xb_calib_opts *o,
+                             int B, uint32_t seed, xb_calib *c, xb_err *err);
 
 /* Write "[device]\ntype = ...\nkey = value ..." (fitted, fixed and gauge keys; every
  * value checked against the device schema). XB_ERANGE names a key the schema cannot

@@ -34,6 +34,7 @@ static int usage(FILE *f)
         "  --v-pulse V       pulse amplitude when the file gives widths only (unknown)\n"
         "  --trials N        binomial trials per switching point (default 10000)\n"
         "  --fix K=V,...     hold parameters fixed (stmram: delta, i_c0, tau_d, tau0)\n"
+        "  --bootstrap B     pulse models: percentile intervals from B resamples of the ramps\n"
         "  --out FILE        params INI ([device] section) for `xbemu run`\n"
         "  --report FILE     the report as JSON (text goes to stdout)\n",
         xb_calib_models());
@@ -174,16 +175,16 @@ static xb_status load_data(const common_opts *o, xb_meas_kind kind, xb_measureme
 int xb_cmd_calibrate(int argc, char **argv)
 {
     common_opts o = { .mo = XB_MEAS_OPTS_DEFAULT };
-    const char *model = NULL, *compare = NULL, *out = NULL, *report = NULL;
+    const char *model = NULL, *compare = NULL, *out = NULL, *report = NULL, *boot = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
         int m;
         if (xb_cli_is_help(argv[i])) return usage(stdout);
         if ((m = common_opt("calibrate", &i, argc, argv, &o))) { if (m < 0) return XB_EXIT_USAGE; continue; }
-        const char *names[] = { "--model", "--compare", "--out", "--report" };
-        const char **dst[] = { &model, &compare, &out, &report };
+        const char *names[] = { "--model", "--compare", "--out", "--report", "--bootstrap" };
+        const char **dst[] = { &model, &compare, &out, &report, &boot };
         int hit = 0;
-        for (int k = 0; k < 4 && !hit; k++)
+        for (int k = 0; k < 5 && !hit; k++)
             if ((m = xb_cli_opt(&i, argc, argv, names[k], &v))) {
                 if (m < 0) return xb_cli_usage("calibrate", "%s needs a value", names[k]);
                 *dst[k] = v;
@@ -213,8 +214,20 @@ int xb_cmd_calibrate(int argc, char **argv)
     int rc = XB_EXIT_OK;
     if (!res) { fprintf(stderr, "xbemu: out of memory\n"); return XB_EXIT_FAIL; }
     if (load_data(&o, kind, &meas, &err)) goto fail;
-    for (int k = 0; k < nm; k++)
+    int nboot = 0;
+    if (boot) {
+        char *end;
+        const long b = strtol(boot, &end, 10);
+        if (end == boot || *end || b < 20 || b > 100000) {
+            rc = xb_cli_usage("calibrate", "--bootstrap needs a count in [20, 100000] (got '%s')", boot);
+            goto done;
+        }
+        nboot = (int)b;
+    }
+    for (int k = 0; k < nm; k++) {
         if (xb_calib_fit(mods[k], meas, &o.co, &res[k], &err)) goto fail;
+        if (nboot && xb_calib_bootstrap(mods[k], meas, &o.co, nboot, 1, &res[k], &err)) goto fail;
+    }
     if (nm == 1) {
         report_text(stdout, &res[0]);
     } else {

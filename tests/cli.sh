@@ -36,6 +36,8 @@ check calib-softbounds 0 "dw_min" -- "$X" calibrate --model softbounds --data "$
 check calib-ini-type 0 "type = softbounds" -- cat "$T/p.ini"
 check calib-json 0 '"ci95"' -- cat "$T/r.json"
 check calib-run 0 "pulse energy" -- "$X" run "$T/p.ini"
+check calib-bootstrap 0 "bootstrap percentiles" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --units conductance=mS --bootstrap 40
+check calib-bootstrap-bad 2 "--bootstrap needs a count" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --bootstrap 5
 check calib-compare 0 "ranked by AIC" -- "$X" calibrate --compare linear,softbounds,expstep --data "$T/ramps.csv" --units conductance=mS
 check predict 0 "uncalibrated defaults" -- "$X" predict --params "$T/p.ini" --data "$T/ramps.csv" --units conductance=mS
 printf 'pulse,G\n0,1e-3\n1,abc\n' > "$T/text.csv"

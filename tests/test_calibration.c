@@ -433,8 +433,33 @@ static void test_predict_beats_defaults(void)  /* fit on seed 1, score on seed 2
     xb_meas_free(a); xb_meas_free(b);
 }
 
+/* Bootstrap over ramps on well-identified softbounds data: its percentile intervals must
+ * agree with the Jacobian ones within a factor 2 (the sd of a 200-resample percentile
+ * width is ~10 %, so a factor 2 is far beyond noise), and contain the estimate. */
+static void test_bootstrap_matches_jacobian(void)
+{
+    const truth t = { .model = "softbounds", .dw_min = 0.02, .up_down = 0.1, .std = 0.3,
+                      .g_ref = 1e-5, .g_unit = 4e-6 };
+    xb_measurement *m = synth(&t, 3, 8, 100);
+    xb_calib w, b;
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(xb_calib_fit("softbounds", m, NULL, &w, &err) == XB_OK);
+    b = w;
+    CU_ASSERT_FATAL(xb_calib_bootstrap("softbounds", m, NULL, 200, 1, &b, &err) == XB_OK);
+    const char *names[] = { "dw_min", "up_down", "g_ref", "g_unit" };
+    for (int k = 0; k < 4; k++) {
+        const xb_cal_par *pw = par(&w, names[k]), *pb = par(&b, names[k]);
+        const double r = (pb->hi - pb->lo) / (pw->hi - pw->lo);
+        if (getenv("XB_TEST_VERBOSE")) printf("\n  bootstrap/Jacobian width %s: %.3f", names[k], r);
+        CU_ASSERT(r > 0.5 && r < 2);
+        CU_ASSERT(pb->lo <= pb->est && pb->est <= pb->hi);
+    }
+    xb_meas_free(m);
+}
+
 XB_SUITE(calibration, XB_TEST(test_coverage_softbounds), XB_TEST(test_coverage_linear),
          XB_TEST(test_coverage_expstep), XB_TEST(test_coverage_stmram), XB_TEST(test_coverage_hfox),
          XB_TEST(test_read_taox), XB_TEST(test_read_csv_columns_units),
          XB_TEST(test_read_mtj_and_relax), XB_TEST(test_read_lut), XB_TEST(test_malformed),
-         XB_TEST(test_reader_out_of_memory), XB_TEST(test_predict_beats_defaults))
+         XB_TEST(test_reader_out_of_memory), XB_TEST(test_predict_beats_defaults),
+         XB_TEST(test_bootstrap_matches_jacobian))
