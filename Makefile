@@ -109,11 +109,12 @@ FUZZ_RUNS  ?= 100000
 build/fuzz/%: tests/fuzz/%.c $(wildcard core/*.c core/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(wildcard core/*.c) $(LDLIBS) -o $@
-fuzz: build/fuzz/fuzz_ini build/fuzz/fuzz_idx build/fuzz/fuzz_csv
-	@mkdir -p build/fuzz/corpus_ini build/fuzz/corpus_idx build/fuzz/corpus_csv
+fuzz: build/fuzz/fuzz_ini build/fuzz/fuzz_idx build/fuzz/fuzz_csv build/fuzz/fuzz_calib_reader
+	@mkdir -p build/fuzz/corpus_ini build/fuzz/corpus_idx build/fuzz/corpus_csv build/fuzz/corpus_calib
 	build/fuzz/fuzz_ini -runs=$(FUZZ_RUNS) build/fuzz/corpus_ini tests/fuzz/seeds_ini
 	build/fuzz/fuzz_idx -runs=$(FUZZ_RUNS) build/fuzz/corpus_idx tests/fuzz/seeds_idx
 	build/fuzz/fuzz_csv -runs=$(FUZZ_RUNS) build/fuzz/corpus_csv tests/fuzz/seeds_csv
+	build/fuzz/fuzz_calib_reader -runs=$(FUZZ_RUNS) build/fuzz/corpus_calib tests/fuzz/seeds_csv
 
 install: $(BUILD)/xbemu $(BUILD)/libxbemu.a
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \

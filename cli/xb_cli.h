@@ -29,5 +29,7 @@ int xb_cmd_devices(int argc, char **argv);
 int xb_cmd_run(int argc, char **argv);
 int xb_cmd_plot(int argc, char **argv);
 int xb_cmd_crossbar(int argc, char **argv);
+int xb_cmd_calibrate(int argc, char **argv);        /* cli/cmd_calibrate.c */
+int xb_cmd_predict(int argc, char **argv);          /* cli/cmd_calibrate.c */
 
 #endif

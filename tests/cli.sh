@@ -28,6 +28,33 @@ check run-missing-file 1 "cannot open config file" -- "$X" run "$T/nonexistent.i
 check run-bad-type 2 "type = 'nosuch' is not a device model" -- "$X" run --set device.type=nosuch
 check data-help 0 "convert-mnist" -- "$X" data --help
 check data-convert-missing 1 "cannot open" -- "$X" data convert-mnist "$T/nodigits" --out "$T/m"
+# calibrate / predict (synthetic files; the shipped data sets are in docs/calibration.md)
+awk 'BEGIN { print "pulse,G_mS"; for (r = 0; r < 4; r++) { g = 1.1; for (k = 0; k < 40; k++) {
+    print k "," g; g += 0.03 * (1.5 - g) * (1 + 0.3 * sin(7 * k + r)) }
+    for (k = 0; k < 40; k++) { print k "," g; g -= 0.03 * (g - 0.9) * (1 + 0.3 * sin(5 * k + r)) } } }' > "$T/ramps.csv"
+check calib-softbounds 0 "dw_min" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --columns pulse=0,conductance=1 --units conductance=mS --out "$T/p.ini" --report "$T/r.json"
+check calib-ini-type 0 "type = softbounds" -- cat "$T/p.ini"
+check calib-json 0 '"ci95"' -- cat "$T/r.json"
+check calib-run 0 "pulse energy" -- "$X" run "$T/p.ini"
+check calib-bootstrap 0 "bootstrap percentiles" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --units conductance=mS --bootstrap 40
+check calib-bootstrap-bad 2 "--bootstrap needs a count" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --bootstrap 5
+check calib-compare 0 "ranked by AIC" -- "$X" calibrate --compare linear,softbounds,expstep --data "$T/ramps.csv" --units conductance=mS
+check predict 0 "uncalibrated defaults" -- "$X" predict --params "$T/p.ini" --data "$T/ramps.csv" --units conductance=mS
+printf 'pulse,G\n0,1e-3\n1,abc\n' > "$T/text.csv"
+check calib-text 2 "text.csv:3:2: column 'G': 'abc' is not a finite number" -- "$X" calibrate --model softbounds --data "$T/text.csv"
+: > "$T/empty.csv"
+check calib-empty 2 "empty" -- "$X" calibrate --model softbounds --data "$T/empty.csv"
+check calib-missing 1 "cannot open" -- "$X" calibrate --model softbounds --data "$T/nonexistent.csv"
+check calib-unknown-model 2 "unknown model 'softbound'" -- "$X" calibrate --model softbound --data "$T/ramps.csv"
+check calib-bad-unit 2 "'uS/cm' is not a unit of conductance" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --units conductance=uS/cm
+check calib-no-data 2 "--data FILE is required" -- "$X" calibrate --model softbounds
+printf '0.5\t0.02\n\t\n0.6\t0.2\n\t\n0.7\t0.6\n\t\n0.8\t0.9\n\t\n0.9\t0.99\n' > "$T/mtj.txt"
+check calib-mtj 0 "i_c0" -- "$X" calibrate --model stmram --format mtj --data "$T/mtj.txt"
+awk 'BEGIN { print "dev,pulse,R"; for (d = 0; d < 5; d++) for (t = 0; t < 1500; t += 10) {
+    ts = 300 + 100 * d; m1 = 5e-4 + 1e-4 * d; lr = log(7000) + m1 * (t < ts ? t : ts) + 2e-5 * (t > ts ? t - ts : 0)
+    print d "," t "," exp(lr + 0.01 * sin(13 * t + d)) } }' > "$T/hfox.csv"
+check calib-hfox 0 "t_star_scale" -- "$X" calibrate --model hfox --data "$T/hfox.csv" --columns ramp=0,pulse=1,resistance=2 --out "$T/hfox.ini"
+check calib-hfox-ini 0 "type = hfox" -- cat "$T/hfox.ini"
 # devices pulse: tidy CSV, every model, params files, errors
 ok() { "$@" && echo "exit-ok"; }    # for commands that print nothing on success
 check pulse-help 0 "devices pulse" -- "$X" devices --help
