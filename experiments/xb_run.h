@@ -5,8 +5,8 @@
  * results.csv is tidy: one row per (evaluation point, evaluated task), columns
  *   run, algorithm, device, dataset, tasks, layers, activation, lr, batch, epochs, seed,
  *   <the trainer's own [train] keys>, task, eval_task, epoch, samples_seen, accuracy,
- *   train_accuracy, <energy ledger items, *_J>, energy_total_J, energy_per_sample_J,
- *   train_s, wall_s
+ *   train_accuracy, <the xb_energy columns: e_read_J ... e_total_J, n_read ... n_clipped>,
+ *   energy_total_J, energy_per_sample_J, train_s, wall_s
  * where task is the task being trained (1-based), eval_task the task evaluated,
  * samples_seen the training samples so far (all tasks), train_accuracy the running
  * accuracy of the training forward passes since the epoch began, energy the training
