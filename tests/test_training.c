@@ -167,6 +167,54 @@ static void test_batched_predict_matches_single(void)
     xb_net_free(n);
 }
 
+static void test_net_alloc_every_failure(void)
+{
+    /* fail allocation k = 0, 1, ...: every failure returns XB_ENOMEM with nothing held
+     * (leaks would show in make check-asan) until the allocation succeeds */
+    const xb_net_spec spec = { .nlayers = 2, .sizes = { 6, 5, 3 } };
+    long k;
+    for (k = 0; k < 100; k++) {
+        xb_net *n = (xb_net *)1;
+        xb_err err = {0};
+        xb_mem_fail_nth(k);
+        const xb_status st = xb_net_alloc(&n, &spec, 1, &err);
+        xb_mem_fail_nth(-1);
+        if (st == XB_OK) { xb_net_free(n); break; }
+        CU_ASSERT(st == XB_ENOMEM && n == NULL && err.msg[0] != '\0');
+    }
+    CU_ASSERT(k > 5 && k < 100);             /* net + per-layer buffers: several allocations */
+}
+
+static void test_trainer_alloc_every_failure(void)
+{
+    /* both trainers, batch 2 for sgd_digital (its gradient buffers) */
+    static const char *const inis[] = {
+        "[net]\nlayers = 6-5-3\n[train]\nalgorithm = sgd_digital\nbatch = 2\n",
+        "[net]\nlayers = 6-5-3\n[train]\nalgorithm = sgd_analog\n[device]\ntype = softbounds\n",
+    };
+    for (size_t t = 0; t < 2; t++) {
+        xb_config *c = xb_config_alloc();
+        xb_err err = {0};
+        CU_ASSERT_FATAL(xb_config_load_string(c, inis[t], "a.ini", &err) == XB_OK);
+        xb_net_spec net;
+        const xb_trainer_type *T;
+        double tp[XB_TRAIN_NPARAMS], own[64];
+        CU_ASSERT_FATAL(xb_trainer_config(c, &net, &T, tp, own, &err) == XB_OK);
+        const xb_trainer_setup su = { .cfg = c, .net = net, .train = tp, .own = own, .seed = 2 };
+        long k;
+        for (k = 0; k < 1000; k++) {
+            void *s = (void *)1;
+            xb_mem_fail_nth(k);
+            const xb_status st = T->alloc(&s, &su, &err);
+            xb_mem_fail_nth(-1);
+            if (st == XB_OK) { T->free(s); break; }
+            CU_ASSERT(st == XB_ENOMEM && s == NULL);
+        }
+        CU_ASSERT(k > 3 && k < 1000);
+        xb_config_free(c);
+    }
+}
+
 static void test_parse_layers(void)
 {
     xb_net_spec s;
@@ -350,6 +398,8 @@ static void test_bad_configs(void)
 
 XB_SUITE(training,
          XB_TEST(test_parse_layers),
+         XB_TEST(test_net_alloc_every_failure),
+         XB_TEST(test_trainer_alloc_every_failure),
          XB_TEST(test_digital_separable),
          XB_TEST(test_analog_separable_linear),
          XB_TEST(test_run_threads_bit_identical),

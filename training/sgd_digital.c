@@ -115,7 +115,3 @@ const xb_trainer_type xb_trainer_sgd_digital = {
     .alloc = dig_alloc, .free = dig_free, .step = dig_step, .predict = dig_predict,
     .ledger = dig_ledger, .device_name = dig_device,
 };
-
-/* The net of a digital trainer, for tests (gradient checks). */
-xb_net *xb_sgd_digital_net(void *state);
-xb_net *xb_sgd_digital_net(void *state) { return ((dig *)state)->net; }
