@@ -35,7 +35,7 @@ awk 'BEGIN { print "pulse,G_mS"; for (r = 0; r < 4; r++) { g = 1.1; for (k = 0; 
 check calib-softbounds 0 "dw_min" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --columns pulse=0,conductance=1 --units conductance=mS --out "$T/p.ini" --report "$T/r.json"
 check calib-ini-type 0 "type = softbounds" -- cat "$T/p.ini"
 check calib-json 0 '"ci95"' -- cat "$T/r.json"
-check calib-run 0 "pulse energy" -- "$X" run "$T/p.ini"
+check calib-run 0 "accuracy" -- "$X" run "$T/p.ini" --set train.algorithm=sgd_analog --set data.train_limit=300 --set data.test_limit=300 --set run.progress=off --out "$T/crun"
 check calib-bootstrap 0 "bootstrap percentiles" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --units conductance=mS --bootstrap 40
 check calib-bootstrap-bad 2 "--bootstrap needs a count" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --bootstrap 5
 check calib-compare 0 "ranked by AIC" -- "$X" calibrate --compare linear,softbounds,expstep --data "$T/ramps.csv" --units conductance=mS
