@@ -1,0 +1,354 @@
+/* tests/test_eqprop.c: equilibrium propagation (training/xb_eqprop.h, ALGORITHMS.md 6).
+ * Expected values come from the formulas of ALGORITHMS.md 6.1-6.5 evaluated here in
+ * double (GSL for the linear fixed point), never from the code under test. */
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_linalg.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xb_mem.h"
+#include "core/xb_param.h"
+#include "core/xb_rng.h"
+#include "tests/xb_test.h"
+#include "training/xb_eqprop.h"
+#include "training/xb_trainer.h"
+
+enum { N0 = 4, N1 = 5, N2 = 3, NB = 3 };
+
+/* A tiny 4-5-3 net whose states stay inside (0, 1) (so clamp is the identity and the
+ * fixed point is linear): small weights, biases near 0.5. */
+static xb_ep *tiny_net(uint32_t seed)
+{
+    const size_t sizes[3] = { N0, N1, N2 };
+    xb_ep *e = NULL;
+    xb_err err = {0};
+    CU_ASSERT_FATAL(xb_ep_alloc(&e, sizes, 2, NB, XB_EP_HARDSIG, seed, &err) == XB_OK);
+    const xb_rng r = xb_rng_for_row(seed, XB_RNG_TEST, 0, 0, 0);
+    uint32_t d = 0;
+    for (size_t i = 0; i < N0 * N1; i++) e->W[0][i] = (float)(0.3 * xb_rng_uniform_d(&r, d++, 0) - 0.15);
+    for (size_t i = 0; i < N1 * N2; i++) e->W[1][i] = (float)(0.6 * xb_rng_uniform_d(&r, d++, 0) - 0.3);
+    for (size_t i = 0; i < N1; i++) e->b[0][i] = (float)(0.4 + 0.2 * xb_rng_uniform_d(&r, d++, 0));
+    for (size_t i = 0; i < N2; i++) e->b[1][i] = (float)(0.4 + 0.2 * xb_rng_uniform_d(&r, d++, 0));
+    return e;
+}
+
+static void tiny_data(float *x, float *y)
+{
+    const xb_rng r = xb_rng_for_row(99, XB_RNG_TEST, 1, 0, 0);
+    for (size_t i = 0; i < NB * N0; i++) x[i] = (float)xb_rng_uniform_d(&r, (uint32_t)i, 0);
+    memset(y, 0, NB * N2 * sizeof *y);
+    for (size_t k = 0; k < NB; k++) y[k * N2 + k % N2] = 1.0f;
+}
+
+/* ||W||_2 of the n2 x n1 coupling, by GSL's SVD (double). */
+static double spectral_norm(const float *W, size_t rows, size_t cols)
+{
+    gsl_matrix *A = gsl_matrix_alloc(cols, rows), *V = gsl_matrix_alloc(rows, rows);
+    gsl_vector *S = gsl_vector_alloc(rows), *wk = gsl_vector_alloc(rows);
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) gsl_matrix_set(A, j, i, W[i * cols + j]);  /* A = W^T */
+    gsl_linalg_SV_decomp(A, V, S, wk);
+    const double s = gsl_vector_get(S, 0);
+    gsl_matrix_free(A); gsl_matrix_free(V); gsl_vector_free(S); gsl_vector_free(wk);
+    return s;
+}
+
+/* E(s) = 1/2 sum s^2 - Phi(x, s), Phi = sum_l s_{l+1}.(W_l s_l + b_l) (ALGORITHMS.md 6.1/6.2) */
+static double energy(const xb_ep *e, const float *x, const xb_ep_state *st, size_t B)
+{
+    double E = 0;
+    for (size_t k = 0; k < B; k++) {
+        const float *h = st->s[1] + k * N1, *o = st->s[2] + k * N2, *xx = x + k * N0;
+        for (size_t j = 0; j < N1; j++) {
+            double a = e->b[0][j];
+            for (size_t p = 0; p < N0; p++) a += (double)e->W[0][p * N1 + j] * xx[p];
+            E += 0.5 * (double)h[j] * h[j] - a * h[j];
+        }
+        for (size_t c = 0; c < N2; c++) {
+            double a = e->b[1][c];
+            for (size_t j = 0; j < N1; j++) a += (double)e->W[1][c * N1 + j] * h[j];
+            E += 0.5 * (double)o[c] * o[c] - a * o[c];
+        }
+    }
+    return E;
+}
+
+static void test_free_phase_converges(void)
+{
+    xb_ep *e = tiny_net(3);
+    float x[NB * N0], y[NB * N2];
+    tiny_data(x, y);
+    const double n0 = spectral_norm(e->W[1], N2, N1);   /* strong coupling, still < 1 */
+    for (size_t i = 0; i < N1 * N2; i++) e->W[1][i] *= (float)(0.9 / n0);
+    const double norm = spectral_norm(e->W[1], N2, N1);
+    CU_ASSERT_FATAL(norm > 0.85 && norm < 0.95);
+    xb_ep_state st;
+    xb_err err = {0};
+    CU_ASSERT_FATAL(xb_ep_state_alloc(e, &st, &err) == XB_OK);
+    /* discrete time: clamp is 1-Lipschitz, so ||s_{t+2}-s_{t+1}|| <= ||W_1|| ||s_{t+1}-s_t|| */
+    xb_ep_drive(e, x, NB);
+    xb_ep_state_zero(e, &st, NB);
+    double prev = -1, first = 0;
+    for (int t = 0; t < 60; t++) {
+        xb_ep_relax(e, &st, NB, 1, 0.0f, NULL, 1.0f);
+        const double r = e->residual;
+        if (t == 0) first = r;
+        else CU_ASSERT(r <= norm * prev + 1e-6);
+        prev = r;
+    }
+    CU_ASSERT(first > 0.1);
+    CU_ASSERT(prev < 1e-5 * first);
+    /* small Euler step dt: the energy decreases at every step (a descent direction) */
+    xb_ep_state_zero(e, &st, NB);
+    double E0 = energy(e, x, &st, NB), Eprev = E0;
+    int mono = 1;
+    for (int t = 0; t < 40; t++) {
+        xb_ep_relax(e, &st, NB, 1, 0.0f, NULL, 0.05f);
+        const double E = energy(e, x, &st, NB);
+        if (!(E < Eprev)) mono = 0;
+        Eprev = E;
+    }
+    CU_ASSERT(mono);
+    CU_ASSERT(Eprev < E0 - 0.1);
+    xb_ep_state_free(&st);
+    xb_ep_free(e);
+}
+
+static void test_beta_zero_zero_update(void)
+{
+    xb_ep *e = tiny_net(5);
+    float x[NB * N0], y[NB * N2];
+    tiny_data(x, y);
+    xb_ep_state s0, sb;
+    xb_err err = {0};
+    CU_ASSERT_FATAL(xb_ep_state_alloc(e, &s0, &err) == XB_OK);
+    CU_ASSERT_FATAL(xb_ep_state_alloc(e, &sb, &err) == XB_OK);
+    float g0[N0 * N1], g1[N1 * N2], gb0[N1], gb1[N2];
+    float *gW[2] = { g0, g1 }, *gb[2] = { gb0, gb1 };
+    const float c[2] = { 1.0f, 1.0f };
+    xb_ep_drive(e, x, NB);
+    xb_ep_state_zero(e, &s0, NB);
+    xb_ep_relax(e, &s0, NB, 300, 0.0f, NULL, 1.0f);       /* to a fixed point (in float) */
+    CU_ASSERT(e->residual == 0.0);
+    for (int pass = 0; pass < 2; pass++) {
+        const float beta = pass ? 0.1f : 0.0f;
+        memset(g0, 0, sizeof g0); memset(g1, 0, sizeof g1);
+        memset(gb0, 0, sizeof gb0); memset(gb1, 0, sizeof gb1);
+        xb_ep_state_copy(e, &sb, &s0, NB);
+        xb_ep_relax(e, &sb, NB, 10, beta, y, 1.0f);
+        xb_ep_accumulate(e, x, NB, &sb, &s0, c, gW, gb);
+        double sum = 0;
+        for (size_t i = 0; i < N0 * N1; i++) sum += fabs(g0[i]);
+        for (size_t i = 0; i < N1 * N2; i++) sum += fabs(g1[i]);
+        for (size_t i = 0; i < N1; i++) sum += fabs(gb0[i]);
+        for (size_t i = 0; i < N2; i++) sum += fabs(gb1[i]);
+        if (pass == 0) { CU_ASSERT(sum == 0.0); }
+        else { CU_ASSERT(sum > 1e-3); }                       /* the same path can be nonzero */
+    }
+    xb_ep_state_free(&s0); xb_ep_state_free(&sb);
+    xb_ep_free(e);
+}
+
+/* Loss at the (linear) fixed point, in double: h = W0^T-layout x + b0 + W1^T o,
+ * o = W1 h + b1 solved with GSL LU; L = 1/B sum_k 1/2 ||y_k - o_k||^2. p holds
+ * W0 (N0 x N1, as stored), W1 (N2 x N1), b0, b1. */
+enum { NP = N0 * N1 + N2 * N1 + N1 + N2 };
+static double loss_at_fixed_point(const double *p, const float *x, const float *y)
+{
+    const double *W0 = p, *W1 = p + N0 * N1, *b0 = W1 + N2 * N1, *b1 = b0 + N1;
+    enum { M = N1 + N2 };
+    gsl_matrix *A = gsl_matrix_alloc(M, M);
+    gsl_vector *rhs = gsl_vector_alloc(M), *u = gsl_vector_alloc(M);
+    gsl_permutation *perm = gsl_permutation_alloc(M);
+    gsl_matrix_set_identity(A);
+    for (size_t c = 0; c < N2; c++)
+        for (size_t j = 0; j < N1; j++) {
+            gsl_matrix_set(A, j, N1 + c, -W1[c * N1 + j]);   /* h - W1^T o */
+            gsl_matrix_set(A, N1 + c, j, -W1[c * N1 + j]);   /* o - W1 h */
+        }
+    int sgn;
+    gsl_linalg_LU_decomp(A, perm, &sgn);
+    double L = 0;
+    for (size_t k = 0; k < NB; k++) {
+        for (size_t j = 0; j < N1; j++) {
+            double a = b0[j];
+            for (size_t q = 0; q < N0; q++) a += W0[q * N1 + j] * x[k * N0 + q];
+            gsl_vector_set(rhs, j, a);
+        }
+        for (size_t c = 0; c < N2; c++) gsl_vector_set(rhs, N1 + c, b1[c]);
+        gsl_linalg_LU_solve(A, perm, rhs, u);
+        for (size_t c = 0; c < N2; c++) {
+            const double d = y[k * N2 + c] - gsl_vector_get(u, N1 + c);
+            L += 0.5 * d * d / NB;
+        }
+    }
+    gsl_matrix_free(A); gsl_vector_free(rhs); gsl_vector_free(u); gsl_permutation_free(perm);
+    return L;
+}
+
+/* relative error of the EP estimate (c = 1/(beta B) or 1/(2 beta B)) against -dL/dtheta */
+static double ep_error(xb_ep *e, const float *x, const float *y, const double *grad, float beta,
+                       int symmetric)
+{
+    xb_ep_state s0, sp, sm;
+    xb_err err = {0};
+    CU_ASSERT_FATAL(xb_ep_state_alloc(e, &s0, &err) == XB_OK);
+    CU_ASSERT_FATAL(xb_ep_state_alloc(e, &sp, &err) == XB_OK);
+    CU_ASSERT_FATAL(xb_ep_state_alloc(e, &sm, &err) == XB_OK);
+    float g[NP] = {0};
+    float *gW[2] = { g, g + N0 * N1 }, *gb[2] = { g + N0 * N1 + N2 * N1, g + N0 * N1 + N2 * N1 + N1 };
+    xb_ep_drive(e, x, NB);
+    xb_ep_state_zero(e, &s0, NB);
+    xb_ep_relax(e, &s0, NB, 400, 0.0f, NULL, 1.0f);
+    xb_ep_state_copy(e, &sp, &s0, NB);
+    xb_ep_relax(e, &sp, NB, 400, beta, y, 1.0f);
+    const xb_ep_state *ref = &s0;
+    float cc = 1.0f / (beta * NB);
+    if (symmetric) {
+        xb_ep_state_copy(e, &sm, &s0, NB);
+        xb_ep_relax(e, &sm, NB, 400, -beta, y, 1.0f);
+        ref = &sm;
+        cc = 1.0f / (2 * beta * NB);
+    }
+    for (size_t l = 1; l <= 2; l++)                       /* clamp inactive: linear regime */
+        for (size_t i = 0; i < NB * e->n[l]; i++) {
+            CU_ASSERT(s0.s[l][i] > 0.02f && s0.s[l][i] < 0.98f);
+            CU_ASSERT(sp.s[l][i] > 0.02f && sp.s[l][i] < 0.98f);
+        }
+    const float c[2] = { cc, cc };
+    xb_ep_accumulate(e, x, NB, &sp, ref, c, gW, gb);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < NP; i++) {
+        num += (g[i] + grad[i]) * (g[i] + grad[i]);     /* EP update ~ -dL/dtheta */
+        den += grad[i] * grad[i];
+    }
+    xb_ep_state_free(&s0); xb_ep_state_free(&sp); xb_ep_state_free(&sm);
+    return sqrt(num / den);
+}
+
+static void test_ep_approaches_gradient(void)
+{
+    xb_ep *e = tiny_net(11);
+    float x[NB * N0], y[NB * N2];
+    tiny_data(x, y);
+    double p[NP], grad[NP];
+    memcpy(p, (double[NP]){0}, sizeof p);
+    for (size_t i = 0; i < N0 * N1; i++) p[i] = e->W[0][i];
+    for (size_t i = 0; i < N2 * N1; i++) p[N0 * N1 + i] = e->W[1][i];
+    for (size_t i = 0; i < N1; i++) p[N0 * N1 + N2 * N1 + i] = e->b[0][i];
+    for (size_t i = 0; i < N2; i++) p[N0 * N1 + N2 * N1 + N1 + i] = e->b[1][i];
+    const double h = 1e-5;                                /* central differences, double */
+    for (size_t i = 0; i < NP; i++) {
+        const double v = p[i];
+        p[i] = v + h; const double Lp = loss_at_fixed_point(p, x, y);
+        p[i] = v - h; const double Lm = loss_at_fixed_point(p, x, y);
+        p[i] = v;
+        grad[i] = (Lp - Lm) / (2 * h);
+    }
+    const double one1 = ep_error(e, x, y, grad, 0.1f, 0), one2 = ep_error(e, x, y, grad, 0.05f, 0);
+    const double sym1 = ep_error(e, x, y, grad, 0.1f, 1), sym2 = ep_error(e, x, y, grad, 0.05f, 1);
+    if (getenv("XB_TEST_VERBOSE"))
+        fprintf(stderr, "\nEP rel. error: one-sided %.3g (beta .1) %.3g (.05); symmetric %.3g %.3g\n",
+                one1, one2, sym1, sym2);
+    CU_ASSERT(one2 < 0.2);
+    CU_ASSERT(sym1 < one1 && sym2 < one2);                /* symmetric: lower bias */
+    CU_ASSERT(one2 / one1 > 0.4 && one2 / one1 < 0.6);    /* one-sided error O(beta) */
+    CU_ASSERT(sym2 / sym1 > 0.2 && sym2 / sym1 < 0.3);    /* symmetric error O(beta^2) */
+    xb_ep_free(e);
+}
+
+static void test_binary_flips(void)
+{
+    enum { N = 4096 };
+    float *sign = xb_malloc(N * sizeof(float)), *m = xb_calloc(N, sizeof(float));
+    float *W = xb_malloc(N * sizeof(float)), *g = xb_malloc(N * sizeof(float));
+    float *before = xb_malloc(N * sizeof(float));
+    CU_ASSERT_FATAL(sign && m && W && g && before);
+    const xb_rng r = xb_rng_for_row(7, XB_RNG_TEST, 2, 0, 0);
+    for (size_t i = 0; i < N; i++) sign[i] = xb_rng_uniform_d(&r, (uint32_t)i, 0) < 0.5 ? -1.0f : 1.0f;
+    size_t flips = 0, changes = 0;
+    for (uint32_t it = 0; it < 20; it++) {
+        for (size_t i = 0; i < N; i++) g[i] = (float)(2 * xb_rng_uniform_d(&r, (uint32_t)i, it + 1) - 1);
+        memcpy(before, sign, N * sizeof(float));
+        flips += xb_ep_binary_apply(sign, m, W, g, N, 0.1f, INFINITY, 0.25f);
+        for (size_t i = 0; i < N; i++) changes += sign[i] != before[i];
+    }
+    CU_ASSERT(flips == 0 && changes == 0);               /* theta = inf: never flips */
+    for (size_t i = 0; i < N; i++) CU_ASSERT(W[i] == 0.25f * sign[i]);
+    /* finite threshold: flips reported = sign changes; m follows the EMA formula */
+    float mref[N];
+    memcpy(mref, m, sizeof mref);
+    for (uint32_t it = 0; it < 20; it++) {
+        for (size_t i = 0; i < N; i++) g[i] = (float)(2 * xb_rng_uniform_d(&r, (uint32_t)i, it + 100) - 1);
+        memcpy(before, sign, N * sizeof(float));
+        const size_t f = xb_ep_binary_apply(sign, m, W, g, N, 0.1f, 0.05f, 0.25f);
+        size_t ch = 0, expect = 0;
+        for (size_t i = 0; i < N; i++) {
+            mref[i] = 0.9f * mref[i] + 0.1f * g[i];
+            ch += sign[i] != before[i];
+            expect += -before[i] * mref[i] > 0.05f;
+        }
+        CU_ASSERT(f == ch && f == expect);
+        flips += f;
+    }
+    CU_ASSERT(flips > 100);
+    xb_free(sign); xb_free(m); xb_free(W); xb_free(g); xb_free(before);
+}
+
+/* The trainer's binary variant with theta = inf keeps every weight; beta = 0 (binary
+ * allows it) gives no update of anything. */
+extern const xb_trainer_type xb_trainer_eqprop;
+xb_ep *xb_eqprop_net(void *state);
+uint64_t xb_eqprop_flips(void *state);
+
+static void *make_trainer(const char *variant, double theta, double beta)
+{
+    const xb_trainer_type *T = &xb_trainer_eqprop;
+    xb_trainer_setup su = {0};
+    double train[XB_TRAIN_NPARAMS] = {0}, own[64];
+    xb_param_defaults(T->params, T->nparams, own);
+    own[xb_param_index(T->params, T->nparams, "variant")] =
+        strcmp(variant, "binary") == 0 ? 3 : strcmp(variant, "symmetric") == 0 ? 1 : 0;
+    own[xb_param_index(T->params, T->nparams, "theta")] = theta;
+    own[xb_param_index(T->params, T->nparams, "beta")] = beta;
+    own[xb_param_index(T->params, T->nparams, "T")] = 20;
+    own[xb_param_index(T->params, T->nparams, "K")] = 5;
+    train[XB_TRAIN_LR] = 0.05;
+    train[XB_TRAIN_BATCH] = 4;
+    su.train = train; su.own = own; su.seed = 3;
+    su.net.nlayers = 2; su.net.sizes[0] = 12; su.net.sizes[1] = 8; su.net.sizes[2] = 3;
+    su.net.act = XB_ACT_HSIGMOID;
+    void *s = NULL;
+    xb_err err = {0};
+    CU_ASSERT_FATAL(T->alloc(&s, &su, &err) == XB_OK);
+    return s;
+}
+
+static void test_trainer_binary_theta_inf(void)
+{
+    float x[8 * 12];
+    unsigned lab[8];
+    const xb_rng r = xb_rng_for_row(1, XB_RNG_TEST, 3, 0, 0);
+    for (size_t i = 0; i < 8 * 12; i++) x[i] = (float)xb_rng_uniform_d(&r, (uint32_t)i, 0);
+    for (size_t k = 0; k < 8; k++) lab[k] = (unsigned)(k % 3);
+    for (int pass = 0; pass < 2; pass++) {
+        void *s = make_trainer("binary", pass ? 1e-4 : INFINITY, 0.5);
+        xb_ep *e = xb_eqprop_net(s);
+        float w0[12 * 8], w1[8 * 3];
+        memcpy(w0, e->W[0], sizeof w0); memcpy(w1, e->W[1], sizeof w1);
+        for (int it = 0; it < 30; it++) xb_trainer_eqprop.step(s, x, lab, 8);
+        size_t changes = 0;
+        for (size_t i = 0; i < 12 * 8; i++) changes += (w0[i] < 0) != (e->W[0][i] < 0);
+        for (size_t i = 0; i < 8 * 3; i++) changes += (w1[i] < 0) != (e->W[1][i] < 0);
+        if (pass == 0) { CU_ASSERT(changes == 0 && xb_eqprop_flips(s) == 0); }
+        /* a flip back and forth counts twice and changes nothing: count >= changes */
+        else { CU_ASSERT(xb_eqprop_flips(s) >= changes && changes > 0); }
+        xb_trainer_eqprop.free(s);
+    }
+}
+
+XB_SUITE(eqprop, XB_TEST(test_free_phase_converges), XB_TEST(test_beta_zero_zero_update),
+         XB_TEST(test_ep_approaches_gradient), XB_TEST(test_binary_flips),
+         XB_TEST(test_trainer_binary_theta_inf))
