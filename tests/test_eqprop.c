@@ -351,6 +351,62 @@ static void test_trainer_binary_theta_inf(void)
     }
 }
 
+/* The kernel builds (baseline, AVX2, AVX-512) give the same bits; the fused/sparse
+ * paths agree with the plain sgemm paths within float rounding (Higham's gamma_n bound
+ * on each dot product, STYLE.md section 7). */
+static void test_kernels_identical(void)
+{
+    enum { B = 5, IN = 100, H = 37, O = 10 };      /* odd sizes: every tail path runs */
+    const size_t sizes[3] = { IN, H, O };
+    float x[B * IN], y[B * O] = {0};
+    const xb_rng r = xb_rng_for_row(4, XB_RNG_TEST, 4, 0, 0);
+    for (size_t i = 0; i < B * IN; i++) {
+        const double u = xb_rng_uniform_d(&r, (uint32_t)i, 0);
+        x[i] = u < 0.7 ? 0.0f : (float)((u - 0.7) / 0.3);   /* sparse, as MNIST */
+    }
+    for (size_t k = 0; k < B; k++) y[k * O + k] = 1.0f;
+    int levels[3] = { 2, 0, 0 }, nl = 1;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) levels[nl++] = 3;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) levels[nl++] = 4;
+    static float out[4][H * IN + B * H + B * O];
+    for (int v = 0; v <= nl; v++) {                   /* v == nl: the sgemm paths */
+        xb_ep *e = NULL;
+        xb_err err = {0};
+        CU_ASSERT_FATAL(xb_ep_alloc(&e, sizes, 2, B, XB_EP_HARDSIG, 9, &err) == XB_OK);
+        for (size_t i = 0; i < H; i++) e->b[0][i] += 0.3f;
+        if (v < nl) e->kern = xb_ep_kern_get(levels[v]); else e->use_blas = 1;
+        xb_ep_state s0, sp;
+        CU_ASSERT_FATAL(xb_ep_state_alloc(e, &s0, &err) == XB_OK);
+        CU_ASSERT_FATAL(xb_ep_state_alloc(e, &sp, &err) == XB_OK);
+        xb_ep_drive(e, x, B);
+        xb_ep_state_zero(e, &s0, B);
+        xb_ep_relax(e, &s0, B, 7, 0.0f, NULL, 1.0f);
+        xb_ep_state_copy(e, &sp, &s0, B);
+        xb_ep_relax(e, &sp, B, 4, 0.5f, y, 1.0f);
+        const float c[2] = { 0.3f, 0.2f };
+        xb_ep_accumulate(e, x, B, &sp, &s0, c, e->W, e->b);
+        memcpy(out[v], e->W[0], H * IN * sizeof(float));
+        memcpy(out[v] + H * IN, s0.s[1], B * H * sizeof(float));
+        memcpy(out[v] + H * IN + B * H, sp.s[2], B * O * sizeof(float));
+        xb_ep_state_free(&s0); xb_ep_state_free(&sp);
+        xb_ep_free(e);
+    }
+    for (int v = 1; v < nl; v++)
+        CU_ASSERT(memcmp(out[v], out[0], sizeof out[0]) == 0);
+    /* sgemm vs kernels: states in [0,1] and sums of <= 100 terms of size <= 1:
+     * |diff| <= 11 steps x 2 gamma_100 x 100 ~ 1.4e-3 is generous; assert 1e-4 */
+    double worst = 0;
+    for (size_t i = 0; i < sizeof out[0] / sizeof(float); i++) {
+        const double d = fabs((double)out[0][i] - out[nl][i]);
+        if (d > worst) worst = d;
+        if (d > 1e-4 && getenv("XB_TEST_VERBOSE")) fprintf(stderr, "diff at %zu: %g\n", i, d);
+    }
+    CU_ASSERT(worst < 1e-4);
+    CU_ASSERT(worst > 0 || nl == 0);                /* different sums: not the same code */
+}
+
 XB_SUITE(eqprop, XB_TEST(test_free_phase_converges), XB_TEST(test_beta_zero_zero_update),
          XB_TEST(test_ep_approaches_gradient), XB_TEST(test_binary_flips),
-         XB_TEST(test_trainer_binary_theta_inf))
+         XB_TEST(test_trainer_binary_theta_inf), XB_TEST(test_kernels_identical))

@@ -37,6 +37,27 @@
 
 typedef enum { XB_EP_HARDSIG, XB_EP_SIGM4 } xb_ep_act;   /* clamp(x,0,1); sigmoid(4(x-0.5)) */
 
+/* Hot kernels (training/ep_kern.c), one table per instruction set; all give the same
+ * bits. */
+enum { XB_EP_FUSED_MAX_OUT = 16 };       /* relax1h: at most this many outputs */
+typedef struct xb_ep_kern {
+    const char *name;
+    /* one sample: d = b0 + sum over nonzero x[p] of x[p] W0[p,:] (W0: n0 x n1), p in order;
+     * idx, val: n0 scratch entries each */
+    void (*drive)(const float *xk, size_t n0, size_t n1, const float *W0, const float *b0,
+                  float *d, uint32_t *idx, float *val);
+    /* one row p of W0 (w = W0 + p n1): w += (c x[k,p]) d[k,:] for nonzero x[k,p], k in order */
+    void (*update0)(const float *x, size_t B, size_t n0, size_t n1, float c, const float *d,
+                    float *w, size_t p);
+    /* one sample, `steps` discrete-time steps (dt = 1) of a one-hidden-layer net: h (n1),
+     * o (n2) in place; W1: n2 x n1. Returns the last step's squared change. */
+    double (*relax1h)(xb_ep_act act, size_t n1, size_t n2, const float *drive, const float *W1,
+                      const float *b1, float *h, float *o, size_t steps, float beta,
+                      const float *y, float *scratch /* n1 floats */);
+} xb_ep_kern;
+const xb_ep_kern *xb_ep_kern_get(int level);     /* 2 (reference), 3 (AVX2), 4 (AVX-512) */
+const xb_ep_kern *xb_ep_kern_best(void);         /* the best this CPU runs */
+
 typedef struct xb_ep {
     size_t L;                              /* weight layers */
     size_t n[XB_NET_MAX_LAYERS + 1];       /* n[0] inputs ... n[L] outputs */
@@ -48,6 +69,11 @@ typedef struct xb_ep {
     float *tmp[XB_NET_MAX_LAYERS + 1];     /* relaxation scratch, bmax x n[l], l >= 1 */
     double residual;                       /* last step's ||s_{t+1} - s_t||_2 (all samples) */
     double macs;                           /* multiply-adds done so far (energy ledger) */
+    const xb_ep_kern *kern;                /* xb_ep_kern_best() unless a test sets it */
+    int use_blas;                          /* 1: plain sgemm paths only (comparisons) */
+    double *part;                          /* bmax per-sample partial sums */
+    uint32_t *nzi;                         /* bmax x n[0] scratch: nonzero input lists */
+    float *nzv;
 } xb_ep;
 
 /* A set of layer states for B samples: s[l] is B x n[l] for l = 1..L (s[0] unused). */
