@@ -84,6 +84,21 @@ int main(int argc, char **argv)
         wall = now(CLOCK_MONOTONIC) - w0;          /* the last epoch's */
         cpu = now(CLOCK_PROCESS_CPUTIME_ID) - c0;
     }
+    /* test accuracy after the timed epochs (evaluation is not timed) */
+    xb_dataset *dt = NULL;
+    double test_acc = -1;
+    if (xb_dataset_load(dsname, 1, dir, &dt, &err) == XB_OK) {
+        unsigned *pred = xb_malloc(dt->n * sizeof(unsigned));
+        size_t ok = 0;
+        for (size_t i = 0; i < dt->n; i += 256) {
+            const size_t m = dt->n - i < 256 ? dt->n - i : 256;
+            T->predict(tr, dt->x + i * dim, m, pred + i);
+        }
+        for (size_t i = 0; i < dt->n; i++) ok += pred[i] == dt->y[i];
+        test_acc = (double)ok / (double)dt->n;
+        xb_free(pred);
+        xb_dataset_free(dt);
+    }
     /* where the time goes: one more epoch phase by phase (one-sided update) */
     xb_ep_state s0, sp;
     xb_ep_state_alloc(e, &s0, &err);
@@ -110,10 +125,10 @@ int main(int argc, char **argv)
         memset(y, 0, B * e->n[e->L] * sizeof(float));
     }
     printf("{\"bench\":\"W3_eqprop\",\"config\":\"%s\",\"threads\":%d,\"path\":\"%s\",\"epochs\":%d,"
-           "\"epoch_s\":%.4f,\"epoch_cpu_s\":%.4f,\"train_acc\":%.4f,\"prof_drive_cpu_s\":%.4f,"
+           "\"epoch_s\":%.4f,\"epoch_cpu_s\":%.4f,\"train_acc\":%.4f,\"test_acc\":%.4f,\"prof_drive_cpu_s\":%.4f,"
            "\"prof_relax_cpu_s\":%.4f,\"prof_update_cpu_s\":%.4f}\n",
            cfgpath ? cfgpath : "w3_eqprop", threads, blas ? "blas" : e->kern->name, epochs, wall,
-           cpu, (double)correct / (double)(epochs * (n / B) * B), t[0], t[1], t[2]);
+           cpu, (double)correct / (double)(epochs * (n / B) * B), test_acc, t[0], t[1], t[2]);
     xb_ep_state_free(&s0); xb_ep_state_free(&sp);
     xb_free(y); xb_free(order); xb_free(xb); xb_free(lb);
     T->free(tr);
