@@ -24,6 +24,7 @@ void xb_ep_free(xb_ep *e)
     xb_free(e->drive);
     xb_free(e->part);
     xb_free(e->nzi);
+    xb_free(e->nzc);
     xb_free(e->nzv);
     xb_free(e);
 }
@@ -44,6 +45,7 @@ xb_status xb_ep_alloc(xb_ep **out, const size_t *sizes, size_t L, size_t bmax, x
         ok = (e->drive = xb_malloc(bmax * sizes[1] * sizeof(float))) &&
              (e->part = xb_malloc(bmax * sizeof(double))) &&
              (e->nzi = xb_malloc(bmax * sizes[0] * sizeof(uint32_t))) &&
+             (e->nzc = xb_malloc(bmax * sizeof(size_t))) &&
              (e->nzv = xb_malloc(bmax * sizes[0] * sizeof(float)));
     }
     for (size_t l = 0; ok && l < L; l++) {
@@ -117,14 +119,17 @@ void xb_ep_drive(xb_ep *e, const float *x, size_t B)
 {
     const int n0 = (int)e->n[0], n1 = (int)e->n[1];
     if (sparse_input(e, x, B)) {
-        size_t nz = 0;
-        for (size_t i = 0; i < B * e->n[0]; i++) nz += x[i] != 0.0f;
         const xb_ep_kern *K = e->kern;
-        const int nt = xb_par_threads(B, e->n[0] * e->n[1] / 4);
-        #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+        const size_t N0 = e->n[0], N1 = e->n[1];
+        size_t nz = 0;
         for (size_t k = 0; k < B; k++)
-            K->drive(x + k * e->n[0], e->n[0], e->n[1], e->W[0], e->b[0], e->drive + k * e->n[1],
-                     e->nzi + k * e->n[0], e->nzv + k * e->n[0]);
+            nz += e->nzc[k] = xb_ep_nonzeros(x + k * N0, N0, e->nzi + k * N0, e->nzv + k * N0);
+        /* strips of 64 columns; the last strip takes the remainder (< 64 columns) */
+        const size_t nstrip = N1 / 64 + (N1 % 64 != 0);
+        const int nt = xb_par_threads(nstrip, N0 * 64 * B / 4);
+        #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+        for (size_t sI = 0; sI < nstrip; sI++)
+            K->drive(e->nzi, e->nzv, e->nzc, B, N0, N1, e->W[0], e->b[0], e->drive, sI * 64);
         e->macs += (double)nz * n1;
         return;
     }

@@ -42,10 +42,11 @@ typedef enum { XB_EP_HARDSIG, XB_EP_SIGM4 } xb_ep_act;   /* clamp(x,0,1); sigmoi
 enum { XB_EP_FUSED_MAX_OUT = 16 };       /* relax1h: at most this many outputs */
 typedef struct xb_ep_kern {
     const char *name;
-    /* one sample: d = b0 + sum over nonzero x[p] of x[p] W0[p,:] (W0: n0 x n1), p in order;
-     * idx, val: n0 scratch entries each */
-    void (*drive)(const float *xk, size_t n0, size_t n1, const float *W0, const float *b0,
-                  float *d, uint32_t *idx, float *val);
+    /* columns [j0, min(j0 + 64, n1)) -- or [j0, n1) if fewer than 64 remain -- of
+     * drive[k] = b0 + sum_q val[k][q] W0[idx[k][q], :] for every sample k (lists from
+     * xb_ep_nonzeros, row k at k * n0, cnt[k] entries), q in order; W0: n0 x n1 */
+    void (*drive)(const uint32_t *idx, const float *val, const size_t *cnt, size_t B, size_t n0,
+                  size_t n1, const float *W0, const float *b0, float *drive, size_t j0);
     /* one row p of W0 (w = W0 + p n1): w += (c x[k,p]) d[k,:] for nonzero x[k,p], k in order */
     void (*update0)(const float *x, size_t B, size_t n0, size_t n1, float c, const float *d,
                     float *w, size_t p);
@@ -55,7 +56,9 @@ typedef struct xb_ep_kern {
                       const float *b1, float *h, float *o, size_t steps, float beta,
                       const float *y, float *scratch /* n1 floats */);
 } xb_ep_kern;
-const xb_ep_kern *xb_ep_kern_get(int level);     /* 2 (reference), 3 (AVX2), 4 (AVX-512) */
+const xb_ep_kern *xb_ep_kern_get(int level);
+/* (index, value) of the nonzero entries of xk in order; returns their count. */
+size_t xb_ep_nonzeros(const float *xk, size_t n0, uint32_t *idx, float *val);     /* 2 (reference), 3 (AVX2), 4 (AVX-512) */
 const xb_ep_kern *xb_ep_kern_best(void);         /* the best this CPU runs */
 
 typedef struct xb_ep {
@@ -73,6 +76,7 @@ typedef struct xb_ep {
     int use_blas;                          /* 1: plain sgemm paths only (comparisons) */
     double *part;                          /* bmax per-sample partial sums */
     uint32_t *nzi;                         /* bmax x n[0] scratch: nonzero input lists */
+    size_t *nzc;                           /* bmax counts */
     float *nzv;
 } xb_ep;
 
