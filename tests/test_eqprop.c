@@ -407,6 +407,53 @@ static void test_kernels_identical(void)
     CU_ASSERT(worst > 0 || nl == 0);                /* different sums: not the same code */
 }
 
+/* C-EP (ALGORITHMS.md 6.4, analytic test 3): as lr -> 0 the summed per-step updates
+ * equal the EP update (the sum telescopes); the gap is O(lr). */
+static double cep_gap(float lr)
+{
+    xb_ep *a = tiny_net(13), *b = tiny_net(13);
+    float x[NB * N0], y[NB * N2];
+    tiny_data(x, y);
+    xb_ep_state s0, sp, prev;
+    xb_err err = {0};
+    CU_ASSERT_FATAL(xb_ep_state_alloc(a, &s0, &err) == XB_OK);
+    CU_ASSERT_FATAL(xb_ep_state_alloc(a, &sp, &err) == XB_OK);
+    CU_ASSERT_FATAL(xb_ep_state_alloc(a, &prev, &err) == XB_OK);
+    const float beta = 0.2f, c[2] = { lr / (beta * NB), lr / (beta * NB) };
+    float w0[N0 * N1], w1[N2 * N1];
+    memcpy(w0, a->W[0], sizeof w0); memcpy(w1, a->W[1], sizeof w1);
+    xb_ep_drive(a, x, NB);                          /* EP: one update after K steps */
+    xb_ep_state_zero(a, &s0, NB);
+    xb_ep_relax(a, &s0, NB, 300, 0.0f, NULL, 1.0f);
+    xb_ep_state_copy(a, &sp, &s0, NB);
+    xb_ep_relax(a, &sp, NB, 10, beta, y, 1.0f);
+    xb_ep_accumulate(a, x, NB, &sp, &s0, c, a->W, a->b);
+    xb_ep_drive(b, x, NB);                          /* C-EP: an update per step */
+    xb_ep_state_copy(b, &sp, &s0, NB);
+    xb_ep_continual(b, x, NB, &sp, &prev, 10, beta, y, c);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < N0 * N1; i++) {
+        const double dep = (double)a->W[0][i] - w0[i], dcep = (double)b->W[0][i] - w0[i];
+        num += (dep - dcep) * (dep - dcep); den += dep * dep;
+    }
+    for (size_t i = 0; i < N2 * N1; i++) {
+        const double dep = (double)a->W[1][i] - w1[i], dcep = (double)b->W[1][i] - w1[i];
+        num += (dep - dcep) * (dep - dcep); den += dep * dep;
+    }
+    xb_ep_state_free(&s0); xb_ep_state_free(&sp); xb_ep_state_free(&prev);
+    xb_ep_free(a); xb_ep_free(b);
+    return sqrt(num / den);
+}
+
+static void test_continual_telescopes(void)
+{
+    const double g1 = cep_gap(1e-3f), g2 = cep_gap(1e-2f);
+    if (getenv("XB_TEST_VERBOSE")) fprintf(stderr, "\nC-EP gap: %.3g (lr 1e-3) %.3g (1e-2)\n", g1, g2);
+    CU_ASSERT(g1 < 0.05);
+    CU_ASSERT(g2 / g1 > 5 && g2 / g1 < 20);         /* O(lr) */
+}
+
 XB_SUITE(eqprop, XB_TEST(test_free_phase_converges), XB_TEST(test_beta_zero_zero_update),
          XB_TEST(test_ep_approaches_gradient), XB_TEST(test_binary_flips),
-         XB_TEST(test_trainer_binary_theta_inf), XB_TEST(test_kernels_identical))
+         XB_TEST(test_trainer_binary_theta_inf), XB_TEST(test_kernels_identical),
+         XB_TEST(test_continual_telescopes))

@@ -246,6 +246,17 @@ void xb_ep_accumulate(xb_ep *e, const float *x, size_t B, const xb_ep_state *sa,
     }
 }
 
+void xb_ep_continual(xb_ep *e, const float *x, size_t B, xb_ep_state *st, xb_ep_state *prev,
+                     size_t K, float beta, const float *y, const float *c)
+{
+    for (size_t t = 0; t < K; t++) {
+        xb_ep_state_copy(e, prev, st, B);
+        xb_ep_relax(e, st, B, 1, beta, y, 1.0f);
+        xb_ep_accumulate(e, x, B, st, prev, c, e->W, e->b);
+        xb_ep_drive(e, x, B);                 /* W_0 and b_0 moved: the drive too */
+    }
+}
+
 unsigned xb_ep_argmax(const xb_ep *e, const xb_ep_state *st, size_t k)
 {
     const size_t n = e->n[e->L];

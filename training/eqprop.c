@@ -6,6 +6,8 @@
  *                (lr_l / 2 beta B)(Phi_W(s^+beta) - Phi_W(s^-beta))  [LEH21b]
  *   random_sign  one nudged phase whose beta sign is drawn per batch; the sign stays
  *                with the update
+ *   continual    C-EP [ErnCEP20]: the weights move after every nudged step by
+ *                (lr_l / beta B)(Phi_W(s_{t+1}) - Phi_W(s_t)) (ALGORITHMS.md 6.4)
  *   binary       binary weights alpha_l sign(.) with momentum m and flip threshold
  *                theta (ALGORITHMS.md 6.5), random sign of beta as in [LayCode];
  *                biases by SGD with lr_l.
@@ -27,11 +29,12 @@
 #include "training/xb_trainer.h"
 
 enum { EP_VARIANT, EP_T, EP_K, EP_BETA, EP_DT, EP_LRS, EP_GAMMA, EP_THETA, EP_BSCALE, EP_NPARAMS };
-enum { V_ONESIDED, V_SYMMETRIC, V_RANDOM, V_BINARY };
+enum { V_ONESIDED, V_SYMMETRIC, V_RANDOM, V_BINARY, V_CONTINUAL };
 
 static const xb_param_spec ep_params[EP_NPARAMS] = {
     [EP_VARIANT] = { "variant", 0, "", 0, 0, "EP estimator (ALGORITHMS.md 6.2, 6.3, 6.5)", XB_P_ENUM,
-                     "onesided|symmetric|random_sign|binary", "[ErnEP19] [LEH21b] [Lay21]" },
+                     "onesided|symmetric|random_sign|binary|continual", "[ErnEP19] [LEH21b] [Lay21] "
+                     "[ErnCEP20]" },
     [EP_T] = { "T", 30, "steps", 1, 100000, "free-phase steps (from zeros)", XB_P_INT, NULL,
                "../shared/ref/eqprop.py brief" },
     [EP_K] = { "K", 10, "steps", 1, 100000, "nudged-phase steps (from the free fixed point)",
@@ -194,6 +197,17 @@ static size_t ep_step(void *state, const float *x, const unsigned *labels, size_
         xb_ep_relax(e, &s->s0, B, s->T, 0.0f, NULL, s->dt);
         for (size_t k = 0; k < B; k++) correct += xb_ep_argmax(e, &s->s0, k) == labels[k0 + k];
         xb_ep_state_copy(e, &s->sp, &s->s0, B);
+        if (s->variant == V_CONTINUAL) {
+            float c[XB_NET_MAX_LAYERS];
+            size_t nneur = 0;
+            for (size_t l = 0; l < L; l++) c[l] = s->lr[l] / (beta * (float)B);
+            for (size_t l = 1; l <= L; l++) nneur += e->n[l];
+            xb_ep_continual(e, xb, B, &s->sp, &s->sm, s->K, beta, s->y, c);
+            s->neuron_updates += (double)(s->T + s->K) * B * nneur;
+            for (size_t l = 0; l < L; l++)
+                s->weight_writes += (double)s->K * e->n[l + 1] * (e->n[l] + 1);
+            continue;
+        }
         xb_ep_relax(e, &s->sp, B, s->K, beta, s->y, s->dt);
         size_t steps = s->T + s->K;
         const xb_ep_state *ref = &s->s0;

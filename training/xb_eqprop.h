@@ -105,6 +105,12 @@ void xb_ep_relax(xb_ep *e, xb_ep_state *st, size_t B, size_t steps, float beta, 
  * own weights, or zeroed gradient buffers of the same shapes). */
 void xb_ep_accumulate(xb_ep *e, const float *x, size_t B, const xb_ep_state *sa,
                       const xb_ep_state *sb, const float *c, float *const *W, float *const *b);
+/* Continual EP (ALGORITHMS.md 6.4, Ernoult et al. 2020): K nudged steps from st, and
+ * after each step t the net's own weights move by c_l (Phi_W(s_{t+1}) - Phi_W(s_t)), so
+ * later steps relax with the updated weights (prev: scratch state). Needs xb_ep_drive
+ * of x first; leaves the drive current. */
+void xb_ep_continual(xb_ep *e, const float *x, size_t B, xb_ep_state *st, xb_ep_state *prev,
+                     size_t K, float beta, const float *y, const float *c);
 /* Index of the largest output of sample k of st. */
 unsigned xb_ep_argmax(const xb_ep *e, const xb_ep_state *st, size_t k);
 
