@@ -144,8 +144,13 @@ static xb_status ep_alloc(void **out, const xb_trainer_setup *su, xb_err *err)
     else for (size_t l = 0; l < L; l++) s->lr[l] = (float)su->train[XB_TRAIN_LR];
     if (!st && s->variant == V_BINARY)
         st = parse_list(su->cfg, "gamma", ep_params[EP_GAMMA].choices, L, 0, 1, s->gamma, err);
-    if (!st && s->beta == 0.0f && s->variant != V_BINARY)
-        st = xb_fail(err, XB_ERANGE, "eqprop: [train] beta = 0: the update divides by beta");
+    if (!st && s->beta == 0.0f && s->variant != V_BINARY) {
+        char w[300] = "";
+        const xb_cfg_entry *en = su->cfg ? xb_config_find(su->cfg, "train", "beta") : NULL;
+        if (en) xb_config_where(en, w, sizeof w);
+        st = xb_fail(err, XB_ERANGE, "%s[train] beta = 0: must be in (0, 10] (the EP update "
+                     "divides by beta; only variant = binary accepts 0)", w);
+    }
     if (!st) st = xb_ep_alloc(&s->e, ns->sizes, L, bmax,
                               ns->act == XB_ACT_SIGMOID ? XB_EP_SIGM4 : XB_EP_HARDSIG, su->seed, err);
     if (!st) st = xb_ep_state_alloc(s->e, &s->s0, err);
