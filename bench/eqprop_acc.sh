@@ -2,6 +2,7 @@
 # bench/eqprop_acc.sh XBEMU [OUT]: the accuracy table of docs/eqprop.md. Runs every
 # shipped W3 config for EPOCHS (default 5) epochs with SEEDS (default 1 2 3), 1 thread,
 # and prints per config and epoch the median test accuracy over seeds and the range.
+# Finished runs (run.json complete) are kept, so an interrupted table resumes.
 set -eu
 X=${1:-build/rel/xbemu}
 OUT=${2:-results/eqprop_acc}
@@ -11,6 +12,7 @@ mkdir -p "$OUT"
 run() {     # name config extra-args...
     name=$1; cfg=$2; shift 2
     for s in $SEEDS; do
+        grep -qs '"complete"' "$OUT/$name-s$s/run.json" && continue    # resume
         OMP_NUM_THREADS=1 "$X" run "$cfg" --out "$OUT/$name-s$s" --set run.seed=$s \
             --set run.progress=off "$@" >/dev/null
     done

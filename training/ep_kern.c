@@ -2,14 +2,16 @@
  *
  * Each kernel body is written once (an always-inline function) and compiled three
  * times: the baseline build (x86-64-v2, the reference), x86-64-v3 (AVX2 + FMA) and
- * x86-64-v4 (AVX-512); xb_ep_kern_select picks one at start-up (STYLE.md section 3).
- * The bodies vectorise only across independent outputs (hidden units, weights) or
- * over fixed 16-lane partial sums, and multiply-adds are explicit fmaf(), so every
- * variant gives the same bits: the reference computes fmaf in libm, the others in
- * hardware. tests/test_eqprop.c compares them with memcmp.
+ * x86-64-v4 (AVX-512); xb_ep_kern_best picks one at start-up (STYLE.md section 3).
+ * The bodies use GCC vector types of 16 floats and vectorise only across independent
+ * outputs (hidden units, weights) or over fixed 16-lane partial sums, with separate
+ * multiplies and adds (no contraction), so every build gives the same bits
+ * (tests/test_eqprop.c compares them with memcmp). Hard sigmoid is the fast case;
+ * sigmoid(4(x - 0.5)) calls expf per unit.
  *
  * - drive: W_0 x + b_0 summing only the nonzero inputs (MNIST: ~19 % of the pixels),
- *   in input order, with W_0 stored input-major (one contiguous row per input).
+ *   in input order, with W_0 stored input-major (one contiguous row per input), in
+ *   64-column strips across the batch.
  * - update0: W_0 += c x^T d, again over nonzero inputs only, one pass per row of W_0.
  * - relax1h: all `steps` synchronous steps of one sample of a one-hidden-layer net,
  *   fused: one pass over W_1 per step reads it forward (o += W_1 h) and transposed
