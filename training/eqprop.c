@@ -15,8 +15,9 @@
  * [net] activation: hsigmoid = clamp(x, 0, 1) (the brief preset), sigmoid =
  * sigmoid(4 (x - 0.5)) (Ernoult et al. 2019's P-1h); the output layer uses it too.
  *
- * Energy (digital twin, as sgd_digital): every multiply-add books one fp32 MAC and one
- * 32-bit SRAM load ([Hor14], DEVICES.md section 9); every neuron update ~3 flops. */
+ * Energy (digital twin, as sgd_digital): every multiply-add books an fp32 multiply and
+ * add, every neuron update ~3 of each, every two weights read or written one 64-bit
+ * SRAM access (Horowitz table, crossbar/xb_energy.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,12 +53,6 @@ static const xb_param_spec ep_params[EP_NPARAMS] = {
                     "0.5/sqrt(fan_in) (the mean |w| of the uniform init)", 0, NULL, NULL },
 };
 
-enum { E_MAC, E_SRAM, E_NEURON, E_WRITE, NE };
-static const char *const e_names[NE] = { "energy_dig_mac_J", "energy_dig_sram_J",
-                                         "energy_dig_neuron_J", "energy_dig_write_J" };
-/* [Hor14] via DEVICES.md section 9: fp32 add 0.9 pJ + mult 3.7 pJ; SRAM 32-bit access 5 pJ. */
-static const double E_FMAC = 4.6e-12, E_LOAD32 = 5e-12;
-
 typedef struct ep_tr {
     xb_ep *e;
     int variant;
@@ -71,6 +66,7 @@ typedef struct ep_tr {
     uint32_t seed;
     uint64_t nbatch, flips;
     double neuron_updates, weight_writes;
+    xb_energy_units u;
 } ep_tr;
 
 static void ep_free(void *state)
@@ -137,6 +133,7 @@ static xb_status ep_alloc(void **out, const xb_trainer_setup *su, xb_err *err)
     s->theta = (float)su->own[EP_THETA];
     s->batch = (size_t)su->train[XB_TRAIN_BATCH];
     s->seed = su->seed;
+    xb_energy_units_init(&s->u, NULL);
     const size_t bmax = s->batch > XB_NET_CHUNK ? s->batch : XB_NET_CHUNK;
     xb_status st = XB_OK;
     const char *lrs = su->cfg ? xb_config_str(su->cfg, "train", "lrs", "") : "";
@@ -269,15 +266,16 @@ static void ep_predict(void *state, const float *x, size_t m, unsigned *pred)
     e->macs = macs;
 }
 
-static void ep_ledger(void *state, xb_ledger *out)
+/* Digital twin (as sgd_digital): one fp32 multiply and add per multiply-add, ~3 flops
+ * per neuron update, a 64-bit SRAM access per two weights read or written. */
+static void ep_ledger(void *state, xb_energy *out)
 {
     const ep_tr *s = state;
-    out->n = NE;
-    for (size_t k = 0; k < NE; k++) out->name[k] = e_names[k];
-    out->J[E_MAC] = s->e->macs * E_FMAC;
-    out->J[E_SRAM] = s->e->macs * E_LOAD32;
-    out->J[E_NEURON] = s->neuron_updates * 3 * E_FMAC;
-    out->J[E_WRITE] = s->weight_writes * E_LOAD32;
+    const double flops = s->e->macs + 3.0 * s->neuron_updates;
+    xb_energy_reset(out);
+    xb_energy_op(out, &s->u, XB_E_FP32_MULT, flops);
+    xb_energy_op(out, &s->u, XB_E_FP32_ADD, flops);
+    xb_energy_op(out, &s->u, XB_E_SRAM1M, (s->e->macs + s->weight_writes) / 2);
 }
 
 static const char *ep_device(void *state) { (void)state; return "digital"; }
