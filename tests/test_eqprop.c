@@ -453,7 +453,31 @@ static void test_continual_telescopes(void)
     CU_ASSERT(g2 / g1 > 5 && g2 / g1 < 20);         /* O(lr) */
 }
 
+/* random_sign: the sign of beta is a fair coin per batch (binomial, 5 sigma), a pure
+ * function of (seed, batch). */
+float xb_eqprop_beta_sign(uint32_t seed, uint64_t batch);
+static void test_random_sign_fair(void)
+{
+    enum { N = 4000 };
+    int neg = 0, runs = 0;
+    float prev = 0;
+    for (uint64_t b = 0; b < N; b++) {
+        const float sg = xb_eqprop_beta_sign(5, b);
+        CU_ASSERT(sg == 1.0f || sg == -1.0f);
+        CU_ASSERT(sg == xb_eqprop_beta_sign(5, b));
+        neg += sg < 0;
+        runs += sg != prev;
+        prev = sg;
+    }
+    const double sd = sqrt(N * 0.25);                     /* binomial(N, 1/2) */
+    CU_ASSERT(fabs(neg - N / 2.0) < 5 * sd);
+    CU_ASSERT(fabs(runs - (N + 1) / 2.0) < 5 * sd);       /* no long streaks: runs ~ N/2 */
+    int differ = 0;                                       /* another seed, another sequence */
+    for (uint64_t b = 0; b < 64; b++) differ += xb_eqprop_beta_sign(5, b) != xb_eqprop_beta_sign(6, b);
+    CU_ASSERT(differ > 10);
+}
+
 XB_SUITE(eqprop, XB_TEST(test_free_phase_converges), XB_TEST(test_beta_zero_zero_update),
          XB_TEST(test_ep_approaches_gradient), XB_TEST(test_binary_flips),
          XB_TEST(test_trainer_binary_theta_inf), XB_TEST(test_kernels_identical),
-         XB_TEST(test_continual_telescopes))
+         XB_TEST(test_continual_telescopes), XB_TEST(test_random_sign_fair))

@@ -175,6 +175,16 @@ static xb_status ep_alloc(void **out, const xb_trainer_setup *su, xb_err *err)
     return XB_OK;
 }
 
+/* The sign of beta for batch number `batch` (random_sign, binary): one Philox bit of
+ * stream (seed, XB_RNG_USER), a pure function of the seed and the batch count. */
+float xb_eqprop_beta_sign(uint32_t seed, uint64_t batch);
+float xb_eqprop_beta_sign(uint32_t seed, uint64_t batch)
+{
+    const xb_rng r = xb_rng_for_row(seed, XB_RNG_USER, 0, 0, 0);
+    const philox4x32_ctr_t u = xb_rng_raw(&r, (uint32_t)batch, (uint32_t)(batch >> 32));
+    return (u.v[0] & 1u) ? -1.0f : 1.0f;
+}
+
 static size_t ep_step(void *state, const float *x, const unsigned *labels, size_t m)
 {
     ep_tr *s = state;
@@ -187,11 +197,8 @@ static size_t ep_step(void *state, const float *x, const unsigned *labels, size_
         memset(s->y, 0, B * nout * sizeof(float));
         for (size_t k = 0; k < B; k++) s->y[k * nout + labels[k0 + k]] = 1.0f;
         float beta = s->beta;
-        if (s->variant == V_RANDOM || s->variant == V_BINARY) {
-            const xb_rng r = xb_rng_for_row(s->seed, XB_RNG_USER, 0, 0, 0);
-            const philox4x32_ctr_t u = xb_rng_raw(&r, (uint32_t)s->nbatch, (uint32_t)(s->nbatch >> 32));
-            if (u.v[0] & 1u) beta = -beta;
-        }
+        if (s->variant == V_RANDOM || s->variant == V_BINARY)
+            beta *= xb_eqprop_beta_sign(s->seed, s->nbatch);
         s->nbatch++;
 
         xb_ep_drive(e, xb, B);                          /* W_0 x + b_0: once per batch */
