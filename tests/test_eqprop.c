@@ -477,7 +477,78 @@ static void test_random_sign_fair(void)
     CU_ASSERT(differ > 10);
 }
 
+/* eqprop_dev on an ideal crossbar with deterministic pulse counts and a noiseless
+ * soft-bounds device: it starts from the digital trainer's weights (write-verify) and
+ * its first update points where the digital EP update points. */
+#include "core/xb_config.h"
+#include "crossbar/xb_layer.h"
+extern const xb_trainer_type xb_trainer_eqprop_dev;
+xb_layer *xb_eqprop_dev_layer(void *state, size_t l);
+
+static void test_device_trainer_follows_digital(void)
+{
+    static const char ini[] =
+        "[net]\nlayers = 12-8-3\nactivation = hsigmoid\n"
+        "[train]\nalgorithm = eqprop_dev\nbatch = 4\nT = 20\nK = 5\nbeta = 0.5\n"
+        "lrs = 0.05, 0.05\nupdate = deterministic\n"
+        "[device]\ntype = softbounds\ndw_min = 0.0001\ndw_min_std = 0\nw_max = 1\nw_min = -1\n"
+        "dw_min_dtod = 0\nup_down = 0\nup_down_dtod = 0\nw_max_dtod = 0\nw_min_dtod = 0\n"
+        "[crossbar]\nideal = true\ndw_min = 0.0001\nmax_pulses = 10000\n";
+    xb_config *c = xb_config_alloc();
+    xb_err err = {0};
+    CU_ASSERT_FATAL(xb_config_load_string(c, ini, "dev.ini", &err) == XB_OK);
+    xb_net_spec net;
+    const xb_trainer_type *T;
+    double train[XB_TRAIN_NPARAMS], own[64];
+    CU_ASSERT_FATAL(xb_trainer_config(c, &net, &T, train, own, &err) == XB_OK);
+    CU_ASSERT_FATAL(T == &xb_trainer_eqprop_dev);
+    xb_trainer_setup su = { .cfg = c, .net = net, .train = train, .own = own, .seed = 3 };
+    void *sd = NULL;
+    if (T->alloc(&sd, &su, &err) != XB_OK) fprintf(stderr, "%s\n", err.msg);
+    CU_ASSERT_FATAL(sd != NULL);
+    void *sg = make_trainer("onesided", INFINITY, 0.5);   /* same sizes, seed 3, lr 0.05 */
+    xb_ep *e = xb_eqprop_net(sg);
+    float x[4 * 12];
+    unsigned lab[4] = { 0, 1, 2, 0 };
+    const xb_rng r = xb_rng_for_row(2, XB_RNG_TEST, 5, 0, 0);
+    for (size_t i = 0; i < 4 * 12; i++) x[i] = (float)xb_rng_uniform_d(&r, (uint32_t)i, 0);
+    float w0[8 * 13], w1[3 * 9], a0[8 * 13], a1[3 * 9];
+    xb_layer_weights(xb_eqprop_dev_layer(sd, 0), w0);
+    xb_layer_weights(xb_eqprop_dev_layer(sd, 1), w1);
+    double err0 = 0;                                    /* programmed = digital init */
+    for (size_t i = 0; i < 8; i++)
+        for (size_t j = 0; j < 12; j++) err0 = fmax(err0, fabs(w0[i * 13 + j] - e->W[0][j * 8 + i]));
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 8; j++) err0 = fmax(err0, fabs(w1[i * 9 + j] - e->W[1][i * 8 + j]));
+    CU_ASSERT(err0 <= 0.01 + 1e-6);                     /* write-verify tolerance */
+    float d0[12 * 8], d1[3 * 8];
+    memcpy(d0, e->W[0], sizeof d0); memcpy(d1, e->W[1], sizeof d1);
+    xb_trainer_eqprop.step(sg, x, lab, 4);              /* digital, lr 0.05 both layers */
+    T->step(sd, x, lab, 4);
+    xb_layer_weights(xb_eqprop_dev_layer(sd, 0), a0);
+    xb_layer_weights(xb_eqprop_dev_layer(sd, 1), a1);
+    double dot = 0, nd = 0, ng = 0;
+    for (size_t i = 0; i < 8; i++)
+        for (size_t j = 0; j < 12; j++) {
+            const double dv = a0[i * 13 + j] - w0[i * 13 + j], dg = e->W[0][j * 8 + i] - d0[j * 8 + i];
+            dot += dv * dg; nd += dv * dv; ng += dg * dg;
+        }
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 8; j++) {
+            const double dv = a1[i * 9 + j] - w1[i * 9 + j], dg = e->W[1][i * 8 + j] - d1[i * 8 + j];
+            dot += dv * dg; nd += dv * dv; ng += dg * dg;
+        }
+    if (getenv("XB_TEST_VERBOSE")) fprintf(stderr, "\ndevice vs digital update: cos %.3f\n", dot / sqrt(nd * ng));
+    /* soft bounds scale each step by 1 -+ w/w_max, within 0.71 .. 1.29 here, and counts
+     * are rounded to whole pulses: the direction, not the vector, is the claim */
+    CU_ASSERT(nd > 0 && dot / sqrt(nd * ng) > 0.9);
+    T->free(sd);
+    xb_trainer_eqprop.free(sg);
+    xb_config_free(c);
+}
+
 XB_SUITE(eqprop, XB_TEST(test_free_phase_converges), XB_TEST(test_beta_zero_zero_update),
          XB_TEST(test_ep_approaches_gradient), XB_TEST(test_binary_flips),
          XB_TEST(test_trainer_binary_theta_inf), XB_TEST(test_kernels_identical),
-         XB_TEST(test_continual_telescopes), XB_TEST(test_random_sign_fair))
+         XB_TEST(test_continual_telescopes), XB_TEST(test_random_sign_fair),
+         XB_TEST(test_device_trainer_follows_digital))
