@@ -95,9 +95,15 @@ static xb_status d_alloc(void **out, const xb_trainer_setup *su, xb_err *err)
     s->bmax = batch > XB_NET_CHUNK ? batch : XB_NET_CHUNK;
     const char *lrs = c ? xb_config_str(c, "train", "lrs", "") : "";
     s->lr[0] = s->lr[1] = (float)su->train[XB_TRAIN_LR];
-    if (*lrs && sscanf(lrs, "%f , %f", &s->lr[0], &s->lr[1]) != 2) {
+    char tail = 0;
+    if (*lrs && (sscanf(lrs, "%f , %f %c", &s->lr[0], &s->lr[1], &tail) != 2 ||
+                 !(s->lr[0] >= 0 && s->lr[0] <= 100 && s->lr[1] >= 0 && s->lr[1] <= 100))) {
+        char w[300] = "";
+        const xb_cfg_entry *en = xb_config_find(c, "train", "lrs");
+        if (en) xb_config_where(en, w, sizeof w);
         d_free(s);
-        return xb_fail(err, XB_ERANGE, "[train] lrs = '%s': need 2 comma-separated values", lrs);
+        return xb_fail(err, XB_ERANGE, "%s[train] lrs = '%s': need 2 comma-separated values "
+                       "(input layer, output layer) in [0, 100]", w, lrs);
     }
     if ((st = xb_ep_alloc(&s->e, su->net.sizes, 2, 1, XB_EP_HARDSIG, su->seed, err))) {
         d_free(s);
