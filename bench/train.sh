@@ -55,3 +55,5 @@ for l in open(sys.argv[1]):
             "$(tr '\n' ' ' < "$T/ours")" "$(tr '\n' ' ' < "$T/ref")"
     done
 done
+# W3 equilibrium propagation: its own script (ours vs ../shared/ref/eqprop.py, 1 and 2 threads)
+make -s -C "$HERE" "$(dirname "$X")/bench/eqprop" >/dev/null && "$HERE/bench/eqprop.sh" "$(dirname "$X")"
