@@ -5,11 +5,14 @@
 #include "core/xb_config.h"
 #include "training/xb_trainer.h"
 
-extern const xb_trainer_type xb_trainer_sgd_digital, xb_trainer_sgd_analog;
+extern const xb_trainer_type xb_trainer_sgd_digital, xb_trainer_sgd_analog, xb_trainer_mesu,
+    xb_trainer_bimu;
 
 const xb_trainer_type *const xb_trainer_types[] = {
     &xb_trainer_sgd_digital,
     &xb_trainer_sgd_analog,
+    &xb_trainer_mesu,
+    &xb_trainer_bimu,
     NULL,
 };
 
