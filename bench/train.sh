@@ -55,3 +55,6 @@ for l in open(sys.argv[1]):
             "$(tr '\n' ' ' < "$T/ours")" "$(tr '\n' ' ' < "$T/ref")"
     done
 done
+
+# W4 (MESU) and its OOD AUCs
+sh "$HERE/bench/w4.sh" "$X"
