@@ -5,10 +5,12 @@
 #include <string.h>
 
 #include "core/xb_mem.h"
+#include "core/xb_par.h"
 #include "core/xb_rng.h"
 #include "training/xb_bimu.h"
 #include "training/xb_mesu.h"
 #include "training/xb_uncertainty.h"
+#include "training/xb_wakeup.h"
 #include "tests/xb_test.h"
 
 static xb_mesu_cfg mesu_cfg(double N)
@@ -258,7 +260,65 @@ static void test_bimu_learns(void)
     (void)q_before;
 }
 
-XB_SUITE(bayes, XB_TEST(test_mesu_no_gradient_infinite_memory), XB_TEST(test_mesu_relaxation),
+static void run_mesu(int threads, float *mu_out, size_t n)
+{
+    xb_par_blas_threads(threads);
+    const xb_mesu_cfg c = { .nlayers = 2, .sizes = { 300, 200, 10 }, .lr_mu = 1, .lr_sigma = 1,
+                            .sigma_prior = 1, .memory = 3e5, .mu_init_gain = 1.414,
+                            .sigma_init = 0.1, .mc_train = 2, .mc_test = 4, .seed = 8 };
+    xb_mesu *m;
+    xb_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(xb_mesu_alloc(&m, &c, &e), XB_OK);
+    const xb_rng r = xb_rng_for_row(3, XB_RNG_TEST, 0, 0, 0);
+    static float x[64 * 300];
+    xb_rng_fill_uniform(&r, 0, 64 * 300, x);
+    for (int t = 0; t < 40; t++) xb_mesu_step(m, x + (t % 64) * 300, (unsigned)(t % 10));
+    unsigned pred[64];
+    xb_mesu_predict(m, x, 64, pred);
+    memcpy(mu_out, xb_mesu_mu(m, 0), n * sizeof(float));
+    for (int i = 0; i < 64; i++) mu_out[i] += (float)pred[i];     /* predictions too */
+    xb_mesu_free(m);
+}
+
+static void test_mesu_threads_identical(void)
+{
+    enum { NP = 200 * 301 };
+    static float a[NP], b[NP];
+    const int before = xb_par_blas_threads(0);
+    run_mesu(1, a, NP);
+    run_mesu(2, b, NP);
+    xb_par_blas_threads(before);
+    CU_ASSERT(memcmp(a, b, sizeof a) == 0);
+}
+
+static void test_wakeup(void)
+{
+    const double score[5] = { 0.1, 0.5, 0.9, 0.3, 0.7 };
+    const unsigned char fok[5] = { 1, 0, 0, 1, 1 }, bok[5] = { 1, 1, 1, 0, 1 };
+    /* tau = 0: everything wakes; the system is the back end */
+    xb_wakeup_point p = xb_wakeup_eval(score, fok, bok, NULL, 5, 0, 1e-9, 1e-7, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(p.f_wake, 1.0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(p.accuracy, 0.8, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(p.energy, 1e-9 + 1e-7 + 1e-6, 1e-20);
+    /* tau = inf, no abnormal class: the front end alone */
+    p = xb_wakeup_eval(score, fok, bok, NULL, 5, INFINITY, 1e-9, 1e-7, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(p.f_wake, 0.0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(p.accuracy, 0.6, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(p.energy, 1e-9, 0);
+    /* tau = 0.6: inputs 2 (0.9) and 4 (0.7) wake and the back end is right on both;
+     * 0, 1 and 3 stay with the front end, right on 0 and 3 -> 4/5. Then input 1 is also
+     * woken as an abnormal class -> 5/5 */
+    p = xb_wakeup_eval(score, fok, bok, NULL, 5, 0.6, 0, 1, 1);
+    CU_ASSERT_DOUBLE_EQUAL(p.f_wake, 0.4, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(p.accuracy, 0.8, 1e-15);
+    const unsigned char ab[5] = { 0, 1, 0, 0, 0 };
+    p = xb_wakeup_eval(score, fok, bok, ab, 5, 0.6, 0, 1, 1);
+    CU_ASSERT_DOUBLE_EQUAL(p.f_wake, 0.6, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(p.accuracy, 1.0, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(p.energy, 1.2, 1e-15);
+}
+
+XB_SUITE(bayes, XB_TEST(test_wakeup), XB_TEST(test_mesu_threads_identical), XB_TEST(test_mesu_no_gradient_infinite_memory), XB_TEST(test_mesu_relaxation),
          XB_TEST(test_mesu_quadratic_fixed_point), XB_TEST(test_mesu_sampling_moments),
          XB_TEST(test_mesu_learns), XB_TEST(test_roc_auc), XB_TEST(test_uncertainty),
          XB_TEST(test_bimu_update_closed_form), XB_TEST(test_bimu_sampling_frequency),
