@@ -95,7 +95,8 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 bench: $(BUILD)/xbemu $(BENCH_BIN)
 	bench/run.sh $(BUILD)
 
-bench-train: $(BUILD)/xbemu
+TRAIN_BENCH_BIN := $(patsubst bench/train/%.c,$(BUILD)/bench/train/%,$(wildcard bench/train/*.c))
+bench-train: $(BUILD)/xbemu $(TRAIN_BENCH_BIN)
 	bench/train.sh $(BUILD)/xbemu
 
 figures: $(BUILD)/xbemu
@@ -131,4 +132,4 @@ clean:
 
 .PHONY: all test test-run check-asan bench bench-train figures fuzz install clean
 .SECONDARY:
--include $(patsubst %.c,$(BUILD)/%.d,$(SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC))
+-include $(patsubst %.c,$(BUILD)/%.d,$(SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC) $(wildcard bench/train/*.c))

@@ -28,6 +28,10 @@ int main(void)
     t1 = now();
     printf("{\"bench\":\"rng_fill_normal\",\"n\":%d,\"ns_per_value\":%.3f}\n", N, 1e9 * (t1 - t0) / N);
     t0 = now();
+    xb_rng_fill_normal_zig(&r, 1, N, x);
+    t1 = now();
+    printf("{\"bench\":\"rng_fill_normal_zig\",\"n\":%d,\"ns_per_value\":%.3f}\n", N, 1e9 * (t1 - t0) / N);
+    t0 = now();
     uint64_t acc = 0;
     for (int i = 0; i < N / 16; i++) { xb_rng_bernoulli_bits(&r, (uint32_t)i, 2, 0.3, 16, w); acc += w[0]; }
     t1 = now();

@@ -57,3 +57,6 @@ for l in open(sys.argv[1]):
 done
 # W3 equilibrium propagation: its own script (ours vs ../shared/ref/eqprop.py, 1 and 2 threads)
 make -s -C "$HERE" "$(dirname "$X")/bench/eqprop" >/dev/null && "$HERE/bench/eqprop.sh" "$(dirname "$X")"
+
+# W4 (MESU) and its OOD AUCs
+sh "$HERE/bench/w4.sh" "$X"

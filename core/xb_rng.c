@@ -44,6 +44,86 @@ void xb_rng_fill_normal(const xb_rng *r, uint32_t draw, size_t n, float *out)
     }
 }
 
+/* ---- ziggurat (Marsaglia & Tsang, J. Stat. Softw. 5(8), 2000: 128 layers) ---- */
+static uint32_t zig_k[128];
+static float zig_w[128], zig_f[128];
+
+__attribute__((constructor)) static void zig_tables(void)
+{
+    const double m1 = 2147483648.0, vn = 9.91256303526217e-3;
+    double dn = 3.442619855899, tn = dn;
+    const double q = vn / exp(-0.5 * dn * dn);
+    zig_k[0] = (uint32_t)((dn / q) * m1);
+    zig_k[1] = 0;
+    zig_w[0] = (float)(q / m1);
+    zig_w[127] = (float)(dn / m1);
+    zig_f[0] = 1.0f;
+    zig_f[127] = (float)exp(-0.5 * dn * dn);
+    for (int i = 126; i >= 1; i--) {
+        dn = sqrt(-2.0 * log(vn / dn + exp(-0.5 * dn * dn)));
+        zig_k[i + 1] = (uint32_t)((dn / tn) * m1);
+        tn = dn;
+        zig_f[i] = (float)exp(-0.5 * dn * dn);
+        zig_w[i] = (float)(dn / m1);
+    }
+}
+
+/* The slow path of one element: rejection with more words from the tail stream. */
+static float zig_slow(const xb_rng *r, uint32_t j, uint32_t draw, int32_t hz)
+{
+    const philox4x32_key_t key = {{ r->key.v[0] ^ 0x80000000u, r->key.v[1] }};
+    uint32_t k = 0, lane = 4, buf[4] = {0};
+    for (;;) {
+        const uint32_t iz = (uint32_t)hz & 127;
+        const float x = (float)hz * zig_w[iz];
+        if (lane == 4) {
+            const philox4x32_ctr_t c = {{ j, draw, r->epoch, r->array ^ (++k << 28) }};
+            const philox4x32_ctr_t y = philox4x32(c, key);
+            for (int q = 0; q < 4; q++) buf[q] = y.v[q];
+            lane = 0;
+        }
+        if (iz == 0) {                    /* the base layer's tail beyond r = 3.44262 */
+            for (;;) {
+                if (lane > 2) {
+                    const philox4x32_ctr_t c = {{ j, draw, r->epoch, r->array ^ (++k << 28) }};
+                    const philox4x32_ctr_t y = philox4x32(c, key);
+                    for (int q = 0; q < 4; q++) buf[q] = y.v[q];
+                    lane = 0;
+                }
+                const float t = -logf(u01fixedpt_open_open_32_float(buf[lane++])) * 0.2904764f;
+                const float s = -logf(u01fixedpt_open_open_32_float(buf[lane++]));
+                if (s + s >= t * t) return hz > 0 ? 3.442620f + t : -3.442620f - t;
+            }
+        }
+        const float u = u01fixedpt_open_open_32_float(buf[lane++]);
+        if (zig_f[iz] + u * (zig_f[iz - 1] - zig_f[iz]) < expf(-0.5f * x * x)) return x;
+        if (lane == 4) {
+            const philox4x32_ctr_t c = {{ j, draw, r->epoch, r->array ^ (++k << 28) }};
+            const philox4x32_ctr_t y = philox4x32(c, key);
+            for (int q = 0; q < 4; q++) buf[q] = y.v[q];
+            lane = 0;
+        }
+        hz = (int32_t)buf[lane++];
+        const uint32_t mag = hz < 0 ? 0u - (uint32_t)hz : (uint32_t)hz;
+        if (mag < zig_k[hz & 127]) return (float)hz * zig_w[hz & 127];
+    }
+}
+
+void xb_rng_fill_normal_zig(const xb_rng *r, uint32_t draw, size_t n, float *out)
+{
+    for (size_t j = 0; j < n; j += 4) {
+        const philox4x32_ctr_t x = xb_rng_raw(r, (uint32_t)(j / 4), draw);
+        const size_t m = n - j < 4 ? n - j : 4;
+        for (size_t k = 0; k < m; k++) {
+            const int32_t hz = (int32_t)x.v[k];
+            const uint32_t iz = x.v[k] & 127;
+            const uint32_t mag = hz < 0 ? 0u - (uint32_t)hz : (uint32_t)hz;
+            out[j + k] = mag < zig_k[iz] ? (float)hz * zig_w[iz]
+                                         : zig_slow(r, (uint32_t)(j + k), draw, hz);
+        }
+    }
+}
+
 void xb_rng_bernoulli_bits(const xb_rng *r, uint32_t col, uint32_t draw0, double p,
                            unsigned nbits, uint64_t *words)
 {

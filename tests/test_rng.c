@@ -32,6 +32,7 @@ static void test_philox_kat(void)   /* Random123 kat_vectors, philox4x32 with 10
 }
 
 enum { N = 1 << 20 };
+static double ks_stat(double *x, size_t n, const xb_dist *d);
 
 static void moments(const float *x, size_t n, double *mean, double *var)
 {
@@ -78,6 +79,35 @@ static void test_normal_moments(void)
     }
     CU_ASSERT(fabs(s / 200000) < 5 / sqrt(200000.0));
     CU_ASSERT(fabs(s2 / 200000 - 1) < 5 * sqrt(2.0 / 200000));
+    xb_free(z);
+}
+
+static void test_ziggurat(void)
+{
+    float *z = xb_malloc(N * sizeof *z);
+    const xb_rng r = xb_rng_for_row(8, XB_RNG_SAMPLE, 2, 1, 3);
+    xb_rng_fill_normal_zig(&r, 5, N, z);
+    double m, v, s4 = 0;
+    moments(z, N, &m, &v);
+    for (size_t i = 0; i < N; i++) s4 += pow(z[i], 4);
+    CU_ASSERT(fabs(m) < 5 / sqrt(N));
+    CU_ASSERT(fabs(v - 1) < 5 * sqrt(2.0 / N));
+    CU_ASSERT(fabs(s4 / N - 3) < 5 * sqrt(96.0 / N));
+    /* tail mass beyond the base layer (r = 3.4426) and beyond 4: 2 Q(r), 2 Q(4) */
+    long beyond_r = 0, beyond_4 = 0;
+    for (size_t i = 0; i < N; i++) { beyond_r += fabsf(z[i]) > 3.442620f; beyond_4 += fabsf(z[i]) > 4; }
+    const double pr = 5.7612e-4, p4 = 6.3342e-5;      /* erfc(r/sqrt2), erfc(4/sqrt2) */
+    CU_ASSERT(fabs(beyond_r - N * pr) < 5 * sqrt(N * pr));
+    CU_ASSERT(fabs(beyond_4 - N * p4) < 5 * sqrt(N * p4));
+    /* KS against Phi on a subsample of 20000 */
+    static double x[20000];
+    for (int i = 0; i < 20000; i++) x[i] = z[i * 50];
+    const xb_dist phi = { XB_DIST_NORMAL, 0, 0, 1, -INFINITY, INFINITY };
+    CU_ASSERT(ks_stat(x, 20000, &phi) < 1.95 / sqrt(20000.0));
+    /* pure: a partial fill gives the same prefix */
+    float w[37];
+    xb_rng_fill_normal_zig(&r, 5, 37, w);
+    CU_ASSERT(memcmp(w, z, sizeof w) == 0);
     xb_free(z);
 }
 
@@ -147,6 +177,7 @@ static void test_threads_identical(void)
     CU_ASSERT(xb_rng_raw(&r1, 0, 0).v[0] != xb_rng_raw(&r2, 0, 0).v[0]);
 }
 
+static double ks_stat(double *x, size_t n, const xb_dist *d);
 static double ks_stat(double *x, size_t n, const xb_dist *d)
 {
     int cmp(const void *a, const void *b);
@@ -232,6 +263,6 @@ static void test_gsl_bridge(void)
 }
 
 XB_SUITE(rng, XB_TEST(test_philox_kat), XB_TEST(test_uniform_moments),
-         XB_TEST(test_normal_moments), XB_TEST(test_bernoulli_bits),
+         XB_TEST(test_normal_moments), XB_TEST(test_ziggurat), XB_TEST(test_bernoulli_bits),
          XB_TEST(test_binomial_moments), XB_TEST(test_threads_identical),
          XB_TEST(test_truncated), XB_TEST(test_permutation), XB_TEST(test_gsl_bridge))

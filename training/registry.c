@@ -7,12 +7,15 @@
 
 extern const xb_trainer_type xb_trainer_sgd_digital, xb_trainer_sgd_analog;
 extern const xb_trainer_type xb_trainer_eqprop, xb_trainer_eqprop_dev;
+extern const xb_trainer_type xb_trainer_mesu, xb_trainer_bimu;
 
 const xb_trainer_type *const xb_trainer_types[] = {
     &xb_trainer_sgd_digital,
     &xb_trainer_sgd_analog,
     &xb_trainer_eqprop,
     &xb_trainer_eqprop_dev,
+    &xb_trainer_mesu,
+    &xb_trainer_bimu,
     NULL,
 };
 

@@ -1,0 +1,238 @@
+/* training/trainer_bayes.c: the Bayesian learning rules MESU (Gaussian posteriors,
+ * training/xb_mesu.h) and BiMU (binary posteriors, training/xb_bimu.h) as trainers.
+ *
+ * Both learn one sample at a time ([train] batch = 1, as every reference run) and need
+ * no task boundaries. Their posterior state is digital here (the reference rules);
+ * energy is booked as the digital work a chip would do with the [energy] defaults
+ * (Horowitz 45 nm, DEVICES.md section 9):
+ *   forward + backward multiply-accumulates -> fp32 mult + add each;
+ *   MESU update ~8 fp32 ops per parameter (ALGORITHMS.md 4), BiMU ~12 (section 5);
+ *   every parameter read and written once per step from a 1 MB SRAM: (mu, sigma) is one
+ *   64-bit read + one write = 2 accesses, lambda (32 bits) half of that = 1 access;
+ *   32 random bits per Gaussian draw or relaxed/binary sample. */
+#include <math.h>
+#include <string.h>
+
+#include "core/xb_config.h"
+#include "core/xb_mem.h"
+#include "training/xb_bimu.h"
+#include "training/xb_mesu.h"
+#include "training/xb_trainer.h"
+
+/* ---------------- MESU ---------------- */
+enum { M_LR_MU, M_LR_SIGMA, M_MU_PRIOR, M_SIGMA_PRIOR, M_MEMORY, M_CLAMP, M_MU_GAIN,
+       M_SIGMA_INIT, M_MC_TRAIN, M_MC_TEST, M_NPARAMS };
+static const xb_param_spec mesu_params[M_NPARAMS] = {
+    [M_LR_MU] = { "lr_mu", 1, "", 0, 100, "step size of the mean update", 0, NULL, "[MesuCode] pMNIST config" },
+    [M_LR_SIGMA] = { "lr_sigma", 1, "", 0, 100, "step size of the sigma update", 0, NULL, "[MesuCode]" },
+    [M_MU_PRIOR] = { "mu_prior", 0, "", -10, 10, "prior mean", 0, NULL, "[MesuCode]" },
+    [M_SIGMA_PRIOR] = { "sigma_prior", 1, "", 1e-6, 100, "prior standard deviation", 0, NULL, "[MesuCode]" },
+    [M_MEMORY] = { "memory", 3e5, "samples", 1, 1e300, "memory window N (forgetting time scale)", 0, NULL, "[MesuCode]" },
+    [M_CLAMP] = { "clamp", 0, "", 0, 100, "gradient clamp c: g in [-c/sigma, c/sigma] (0 = off)", 0, NULL, "[MesuCode]" },
+    [M_MU_GAIN] = { "mu_init_gain", 1.4142135623730951, "", 0, 100,
+                    "initial means U(+-gain/sqrt(fan_in)), biases 0", 0, NULL, "../shared/ref/mesu.py" },
+    [M_SIGMA_INIT] = { "sigma_init", 0.1, "", 0, 100, "initial sigma of every parameter", 0, NULL,
+                       "../shared/ref/mesu.py (MESU authors' layer default)" },
+    [M_MC_TRAIN] = { "mc_train", 1, "samples", 1, 1000, "weight samples per training step", XB_P_INT, NULL, "" },
+    [M_MC_TEST] = { "mc_test", 10, "samples", 1, 1000, "weight samples averaged at test", XB_P_INT, NULL, "[MesuCode]" },
+};
+
+typedef struct mesu_tr {
+    xb_mesu *m;
+    xb_energy E;
+    xb_energy_units u;
+    double nparams;
+    size_t in0;
+} mesu_tr;
+
+static xb_status check_common(const xb_trainer_setup *s, const char *name, xb_err *err)
+{
+    const xb_cfg_entry *e = xb_config_find(s->cfg, "train", "lr");
+    if (e) {
+        char w[300];
+        return xb_fail(err, XB_EINVAL, "%s[train] lr is not used by %s (see its own step keys "
+                       "in `xbemu config show train`)", xb_config_where(e, w, sizeof w), name);
+    }
+    if (s->train[XB_TRAIN_BATCH] != 1)
+        return xb_fail(err, XB_EINVAL, "[train] batch = %g: %s learns one sample at a time "
+                       "(batch = 1)", s->train[XB_TRAIN_BATCH], name);
+    return XB_OK;
+}
+
+static void mesu_free_(void *state)
+{
+    mesu_tr *t = state;
+    if (t) { xb_mesu_free(t->m); xb_free(t); }
+}
+
+static xb_status mesu_alloc_(void **out, const xb_trainer_setup *s, xb_err *err)
+{
+    *out = NULL;
+    xb_status st = check_common(s, "mesu", err);
+    if (st) return st;
+    if (s->net.act != XB_ACT_RELU || s->net.nlayers > XB_MESU_MAX_LAYERS)
+        return xb_fail(err, XB_EINVAL, "[net] mesu needs activation = relu and at most %d layers",
+                       XB_MESU_MAX_LAYERS);
+    xb_mesu_cfg c = {
+        .nlayers = s->net.nlayers, .lr_mu = s->own[M_LR_MU], .lr_sigma = s->own[M_LR_SIGMA],
+        .mu_prior = s->own[M_MU_PRIOR], .sigma_prior = s->own[M_SIGMA_PRIOR],
+        .memory = s->own[M_MEMORY], .clamp = s->own[M_CLAMP], .mu_init_gain = s->own[M_MU_GAIN],
+        .sigma_init = s->own[M_SIGMA_INIT], .mc_train = (unsigned)s->own[M_MC_TRAIN],
+        .mc_test = (unsigned)s->own[M_MC_TEST], .seed = s->seed };
+    for (size_t l = 0; l <= c.nlayers; l++) c.sizes[l] = s->net.sizes[l];
+    mesu_tr *t = xb_calloc(1, sizeof *t);
+    if (!t) return xb_fail(err, XB_ENOMEM, "mesu: out of memory");
+    if ((st = xb_mesu_alloc(&t->m, &c, err))) { xb_free(t); return st; }
+    xb_energy_units_init(&t->u, NULL);
+    t->in0 = c.sizes[0];
+    for (size_t l = 0; l < c.nlayers; l++) {
+        const double n = (double)c.sizes[l + 1] * (c.sizes[l] + 1);
+        t->nparams += n;
+    }
+    *out = t;
+    return XB_OK;
+}
+
+/* Digital work of one step, from the counters' increase (see the file comment). */
+static void book(xb_energy *E, const xb_energy_units *u, double macs, double upd, double ops,
+                 double sram_per_param, double rnd)
+{
+    xb_energy_op(E, u, XB_E_FP32_MULT, macs + ops / 2 * upd);
+    xb_energy_op(E, u, XB_E_FP32_ADD, macs + ops / 2 * upd);
+    xb_energy_op(E, u, XB_E_SRAM1M, sram_per_param * upd);   /* 64-bit accesses */
+    xb_energy_op(E, u, XB_E_RNG, 32 * rnd);
+}
+
+static size_t mesu_step_(void *state, const float *x, const unsigned *labels, size_t m)
+{
+    mesu_tr *t = state;
+    const xb_mesu_counts before = *xb_mesu_counts_get(t->m);
+    size_t correct = 0;
+    for (size_t k = 0; k < m; k++) correct += (size_t)xb_mesu_step(t->m, x + k * t->in0, labels[k]);
+    const xb_mesu_counts *now = xb_mesu_counts_get(t->m);
+    book(&t->E, &t->u, now->macs - before.macs, now->param_updates - before.param_updates, 8, 2,
+         now->normals - before.normals);
+    return correct;
+}
+
+static void mesu_predict_(void *state, const float *x, size_t m, unsigned *pred)
+{
+    xb_mesu_predict(((mesu_tr *)state)->m, x, m, pred);
+}
+
+static void mesu_ledger_(void *state, xb_energy *out) { *out = ((const mesu_tr *)state)->E; }
+static const char *digital_name(void *state) { (void)state; return "digital"; }
+
+const xb_trainer_type xb_trainer_mesu = {
+    .name = "mesu",
+    .summary = "MESU: Bayesian continual learning with Gaussian posteriors (batch 1)",
+    .params = mesu_params, .nparams = M_NPARAMS,
+    .alloc = mesu_alloc_, .free = mesu_free_, .step = mesu_step_, .predict = mesu_predict_,
+    .ledger = mesu_ledger_, .device_name = digital_name,
+};
+
+xb_mesu *xb_trainer_mesu_model(void *state);
+xb_mesu *xb_trainer_mesu_model(void *state) { return ((mesu_tr *)state)->m; }
+
+/* ---------------- BiMU ---------------- */
+enum { B_KL, B_KKL, B_LR_MAX, B_MEMORY, B_ETA, B_TAU, B_LAMBDA_INIT, B_MC_TRAIN, B_MC_TEST,
+       B_QUERY, B_STANDARDIZE, B_NPARAMS };
+static const xb_param_spec bimu_params[B_NPARAMS] = {
+    [B_KL] = { "kl", 161.3, "", 0, 1e6, "likelihood multiplier kappa_L", 0, NULL, "[CotCode] bimu.json" },
+    [B_KKL] = { "kkl", 3.76, "", 0, 1e6, "KL multiplier kappa_KL", 0, NULL, "[CotCode]" },
+    [B_LR_MAX] = { "lr_max", 0.0023, "", 1e-9, 100, "maximum per-synapse step", 0, NULL, "[CotCode]" },
+    [B_MEMORY] = { "memory", 700, "samples", 1, 1e300, "memory window N", 0, NULL, "[CotCode]" },
+    [B_ETA] = { "eta", 4.9, "", 0, 1e6, "step scale", 0, NULL, "[CotCode]" },
+    [B_TAU] = { "tau", 1, "", 1e-3, 100, "relaxation temperature", 0, NULL, "[CotCode]" },
+    [B_LAMBDA_INIT] = { "lambda_init", 0.1, "", 0, 10, "initial lambda ~ U(-a, a)", 0, NULL, "xbemu choice" },
+    [B_MC_TRAIN] = { "mc_train", 5, "samples", 1, 1000, "relaxed samples per step", XB_P_INT, NULL, "[CotCode]" },
+    [B_MC_TEST] = { "mc_test", 5, "samples", 1, 1000, "binary samples at test (and for querying)", XB_P_INT, NULL, "[CotCode]" },
+    [B_QUERY] = { "query_threshold", 0, "", 0, 1,
+                  "active learning: ask for a label iff the variation ratio >= this (0 = always)", 0, NULL, "[Cot26]" },
+    [B_STANDARDIZE] = { "standardize", 1, "", 0, 1, "inputs (x - 0.1307)/0.3081 (MNIST statistics)",
+                        XB_P_BOOL, NULL, "[CotCode] (inputs standardised)" },
+};
+
+typedef struct bimu_tr {
+    xb_bimu *b;
+    xb_energy E;
+    xb_energy_units u;
+    size_t in0;
+    int standardize;
+    float *xs;                 /* standardized copy of a chunk */
+} bimu_tr;
+
+static void bimu_free_(void *state)
+{
+    bimu_tr *t = state;
+    if (t) { xb_bimu_free(t->b); xb_free(t->xs); xb_free(t); }
+}
+
+static xb_status bimu_alloc_(void **out, const xb_trainer_setup *s, xb_err *err)
+{
+    *out = NULL;
+    xb_status st = check_common(s, "bimu", err);
+    if (st) return st;
+    if (s->net.nlayers > XB_BIMU_MAX_LAYERS)
+        return xb_fail(err, XB_EINVAL, "[net] bimu supports at most %d layers", XB_BIMU_MAX_LAYERS);
+    xb_bimu_cfg c = { .nlayers = s->net.nlayers, .kl = s->own[B_KL], .kkl = s->own[B_KKL],
+                      .lr_max = s->own[B_LR_MAX], .memory = s->own[B_MEMORY], .eta = s->own[B_ETA],
+                      .tau = s->own[B_TAU], .lambda_init = s->own[B_LAMBDA_INIT],
+                      .mc_train = (unsigned)s->own[B_MC_TRAIN], .mc_test = (unsigned)s->own[B_MC_TEST],
+                      .query_threshold = s->own[B_QUERY], .seed = s->seed };
+    for (size_t l = 0; l <= c.nlayers; l++) c.sizes[l] = s->net.sizes[l];
+    bimu_tr *t = xb_calloc(1, sizeof *t);
+    if (!t) return xb_fail(err, XB_ENOMEM, "bimu: out of memory");
+    t->in0 = c.sizes[0];
+    t->standardize = s->own[B_STANDARDIZE] != 0;
+    if (!(t->xs = xb_malloc(256 * t->in0 * sizeof(float)))) {
+        xb_free(t);
+        return xb_fail(err, XB_ENOMEM, "bimu: out of memory");
+    }
+    if ((st = xb_bimu_alloc(&t->b, &c, err))) { bimu_free_(t); return st; }
+    xb_energy_units_init(&t->u, NULL);
+    *out = t;
+    return XB_OK;
+}
+
+static const float *prep(bimu_tr *t, const float *x, size_t m)
+{
+    if (!t->standardize) return x;
+    for (size_t i = 0; i < m * t->in0; i++) t->xs[i] = (x[i] - 0.1307f) / 0.3081f;
+    return t->xs;
+}
+
+static size_t bimu_step_(void *state, const float *x, const unsigned *labels, size_t m)
+{
+    bimu_tr *t = state;
+    const xb_bimu_counts before = *xb_bimu_counts_get(t->b);
+    size_t correct = 0;
+    for (size_t k0 = 0; k0 < m; k0 += 256) {
+        const size_t mm = m - k0 < 256 ? m - k0 : 256;
+        const float *xx = prep(t, x + k0 * t->in0, mm);
+        for (size_t k = 0; k < mm; k++) correct += (size_t)xb_bimu_step(t->b, xx + k * t->in0, labels[k0 + k]);
+    }
+    const xb_bimu_counts *now = xb_bimu_counts_get(t->b);
+    book(&t->E, &t->u, now->macs - before.macs, now->updates - before.updates, 12, 1,
+         now->uniforms - before.uniforms);
+    return correct;
+}
+
+static void bimu_predict_(void *state, const float *x, size_t m, unsigned *pred)
+{
+    bimu_tr *t = state;
+    for (size_t k0 = 0; k0 < m; k0 += 256) {
+        const size_t mm = m - k0 < 256 ? m - k0 : 256;
+        xb_bimu_predict(t->b, prep(t, x + k0 * t->in0, mm), mm, pred + k0);
+    }
+}
+
+static void bimu_ledger_(void *state, xb_energy *out) { *out = ((const bimu_tr *)state)->E; }
+
+const xb_trainer_type xb_trainer_bimu = {
+    .name = "bimu",
+    .summary = "BiMU: binary Bayesian metaplastic update, optional active querying (batch 1)",
+    .params = bimu_params, .nparams = B_NPARAMS,
+    .alloc = bimu_alloc_, .free = bimu_free_, .step = bimu_step_, .predict = bimu_predict_,
+    .ledger = bimu_ledger_, .device_name = digital_name,
+};
