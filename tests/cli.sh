@@ -40,5 +40,11 @@ check run-other-trainer-key 2 "unknown key .bl.*with \\[train\\] algorithm = sgd
 check run-digital-small 0 "accuracy 0\.[0-9]* (mean over 1 task)" -- "$X" run w1_digital --set data.dataset=mnist --set data.train_limit=100 --set data.test_limit=100 --set run.progress=off --out "$T/r3"
 check run-results-header 0 "^run,algorithm,device,dataset,.*,task,eval_task,epoch,samples_seen,accuracy,.*,energy_total_J,energy_per_sample_J,train_s,train_cpu_s,wall_s$" -- head -1 "$T/r3/results.csv"
 check run-json 0 '"status": "complete"' -- cat "$T/r3/run.json"
+check crossbar-mvm 0 "relative_rms_error" -- "$X" crossbar mvm --rows 40 --cols 24 --batch 2
+check crossbar-bad-key 2 "\[crossbar\] adc_bits = 99 bit is outside" -- "$X" crossbar mvm --set crossbar.adc_bits=99
+check crossbar-bad-device 2 "type = 'nosuch' is not a device model" -- "$X" crossbar mvm --device nosuch
+printf '1e-3,0\n1e-3,0\n' > "$T/G.csv"; printf '0.3\n0.17\n' > "$T/V.csv"
+check crossbar-irdrop 0 "^0$" -- "$X" crossbar irdrop --g "$T/G.csv" --v "$T/V.csv" --r-row 2 --r-col 3.5
+check crossbar-irdrop-args 2 "irdrop needs --g, --v, --r-row and --r-col" -- "$X" crossbar irdrop --g "$T/G.csv"
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
