@@ -121,23 +121,6 @@ printf 'device,accuracy,energy_per_sample_J\nhfox,0.8,1e-9\nftj,0.7,0\n' > "$T/z
 check plot-log-nonpositive 2 "zero.csv:3: energy_per_sample_J = 0 is not positive" -- "$X" plot energy-accuracy "$T/zero.csv" -o "$T/x.png"
 check plot-unknown-kind 2 "unknown plot kind 'pie'" -- "$X" plot pie "$T/zero.csv" -o "$T/x.png"
 check plot-no-output 2 "no output file" -- "$X" plot sweep "$T/zero.csv"
-check crossbar-mvm 0 "relative_rms_error" -- "$X" crossbar mvm --rows 40 --cols 24 --batch 2
-check crossbar-bad-key 2 "\[crossbar\] adc_bits = 99 bit is outside" -- "$X" crossbar mvm --set crossbar.adc_bits=99
-check crossbar-bad-device 2 "type = 'nosuch' is not a device model" -- "$X" crossbar mvm --device nosuch
-printf '1e-3,0\n1e-3,0\n' > "$T/G.csv"; printf '0.3\n0.17\n' > "$T/V.csv"
-check crossbar-irdrop 0 "^0$" -- "$X" crossbar irdrop --g "$T/G.csv" --v "$T/V.csv" --r-row 2 --r-col 3.5
-check crossbar-irdrop-args 2 "irdrop needs --g, --v, --r-row and --r-col" -- "$X" crossbar irdrop --g "$T/G.csv"
-# xbemu run: the training path (issue 6)
-check run-help 0 "results.csv" -- "$X" run --help
-check run-unknown-trainer 2 "\[train\] algorithm = 'sgd_magic' is not a trainer (one of sgd_digital" -- "$X" run --set train.algorithm=sgd_magic
-check run-layers-mismatch 2 "\[net\] layers = 100-10 does not fit the data: fmnist has 784 inputs and 10 classes" -- "$X" run --set net.layers=100-10 --set data.train_limit=10 --set data.test_limit=10 --out "$T/r0"
-check run-bad-layers 2 "\[net\] layers = '784--10' is not a list of sizes" -- "$X" run --set net.layers=784--10
 mkdir -p "$T/nodata"
-check run-missing-data 1 "$T/nodata" -- "$X" run --set data.dataset=mnist --set "data.dir=$T/nodata" --out "$T/r1"
-check run-crossbar-bl 2 "\[crossbar\] bl: sgd_analog takes it from \[train\] bl" -- "$X" run --set crossbar.bl=5 --set data.train_limit=10 --set data.test_limit=10 --out "$T/r2"
-check run-other-trainer-key 2 "unknown key .bl.*with \\[train\\] algorithm = sgd_digital" -- "$X" run --set train.algorithm=sgd_digital
-check run-digital-small 0 "accuracy 0\.[0-9]* (mean over 1 task)" -- "$X" run w1_digital --set data.dataset=mnist --set data.train_limit=100 --set data.test_limit=100 --set run.progress=off --out "$T/r3"
-check run-results-header 0 "^run,algorithm,device,dataset,.*,task,eval_task,epoch,samples_seen,accuracy,.*,energy_total_J,energy_per_sample_J,train_s,train_cpu_s,wall_s$" -- head -1 "$T/r3/results.csv"
-check run-json 0 '"status": "complete"' -- cat "$T/r3/run.json"
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
