@@ -27,5 +27,7 @@ int xb_cmd_config(int argc, char **argv);
 int xb_cmd_data(int argc, char **argv);
 int xb_cmd_devices(int argc, char **argv);
 int xb_cmd_run(int argc, char **argv);
+int xb_cmd_sweep(int argc, char **argv);
+int xb_cmd_merge(int argc, char **argv);
 
 #endif
