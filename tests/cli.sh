@@ -28,5 +28,6 @@ check run-missing-file 1 "cannot open config file" -- "$X" run "$T/nonexistent.i
 check run-bad-type 2 "type = 'nosuch' is not a device model" -- "$X" run --set device.type=nosuch
 check data-help 0 "convert-mnist" -- "$X" data --help
 check data-convert-missing 1 "cannot open" -- "$X" data convert-mnist "$T/nodigits" --out "$T/m"
+sh tests/sweep.sh "$X" || fail=$((fail+1))
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
