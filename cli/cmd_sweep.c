@@ -254,7 +254,7 @@ static xb_status write_manifest(const sweep_job *j, const xb_merge_stats *ms, xb
 
 /* ---- MPI: rank 0 hands out indices, the other ranks run them ---- */
 #ifdef XB_HAVE_MPI
-enum { TAG_REQ = 1, TAG_WORK = 2 };
+enum { TAG_REQ = 1, TAG_WORK = 2, TAG_DONE = 3 };
 static long mpi_next(void *ctx)
 {
     (void)ctx;
@@ -265,18 +265,23 @@ static long mpi_next(void *ctx)
     return k;
 }
 
-/* Rank 0: answer requests in order until every worker was told to stop. */
+/* Rank 0: hand out run indices in order, one per request, until every worker has
+ * reported that its last child finished. It polls (Iprobe + 2 ms sleep) rather than
+ * blocking in MPI_Recv, which in OpenMPI spins and would take a core from the runs. */
 static void mpi_serve(size_t n, int nranks, int quiet)
 {
     long next = 0;
-    int stopped = 0;
-    while (stopped < nranks - 1) {
-        int req;
+    int finished = 0;
+    const struct timespec nap = { 0, 2000000 };
+    while (finished < nranks - 1) {
+        int flag = 0, msg;
         MPI_Status s;
-        MPI_Recv(&req, 1, MPI_INT, MPI_ANY_SOURCE, TAG_REQ, MPI_COMM_WORLD, &s);
-        long k = (size_t)next < n ? next++ : -1;
-        if (k < 0) stopped++;
-        else if (!quiet) fprintf(stderr, "sweep: run %ld/%zu -> rank %d\n", k + 1, n, s.MPI_SOURCE);
+        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &s);
+        if (!flag) { nanosleep(&nap, NULL); continue; }
+        MPI_Recv(&msg, 1, MPI_INT, s.MPI_SOURCE, s.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (s.MPI_TAG == TAG_DONE) { finished++; continue; }
+        const long k = (size_t)next < n ? next++ : -1;
+        if (k >= 0 && !quiet) fprintf(stderr, "sweep: run %ld/%zu -> rank %d\n", k + 1, n, s.MPI_SOURCE);
         MPI_Send(&k, 1, MPI_LONG, s.MPI_SOURCE, TAG_WORK, MPI_COMM_WORLD);
     }
 }
@@ -473,8 +478,9 @@ int xb_cmd_sweep(int argc, char **argv)
             fprintf(stderr, "xbemu: rank %d: %s\n", rank, err.msg);
             MPI_Abort(MPI_COMM_WORLD, XB_EXIT_FAIL);
         }
+        const int msg = 0;
+        MPI_Send(&msg, 1, MPI_INT, 0, TAG_DONE, MPI_COMM_WORLD);
     }
-    if (mpi) MPI_Barrier(MPI_COMM_WORLD);
     if (mpi && rank == 0)                      /* the workers' outcomes are in their files */
         for (size_t k = 0; k < n; k++)
             if (!xb_run_read_done(dir, runs[k].id, &status[k])) memset(&status[k], 0, sizeof status[k]);

@@ -2,7 +2,7 @@
 # tests/sweep.sh XBEMU: end-to-end checks of `xbemu sweep` and `xbemu merge` with the
 # stand-in run (tests/sweep_standin.sh): shards cover every run once, a failing run is
 # recorded, kill -9 + resume equals an uninterrupted sweep row for row, merge of shards.
-# With XBEMU_MPI=path/to/mpi-build/xbemu, also: mpirun -n 2 gives the -j 2 results.
+# MPI: mpirun -n 2 gives the -j 2 results (XBEMU_MPI=path/to/mpi-build/xbemu, or built here).
 set -u
 X=${1:?usage: tests/sweep.sh path/to/xbemu}
 case $X in /*) ;; *) X=$PWD/$X ;; esac
@@ -97,7 +97,13 @@ printf '[sweep]\ndevice.dw_min_std = 0.1, 0.2\n' > "$T/o.ini"
 "$X" sweep "$T/o.ini" --out "$T/other" -q > /dev/null 2>&1
 check merge-mismatch 2 "not shards of one sweep" -- "$X" merge "$T/sh0" "$T/other"
 
-# MPI mode (a build with make MPI=1): rank 0 hands out runs, rank 1 runs them
+# MPI mode (a build with make MPI=1): rank 0 hands out runs, rank 1 runs them. Without
+# XBEMU_MPI the MPI build is made here (build/mpi, once) when mpicc and mpirun exist.
+if [ -z "${XBEMU_MPI:-}" ] && command -v mpicc > /dev/null && command -v mpirun > /dev/null; then
+    if MAKEFLAGS= make -s MPI=1 build/mpi/xbemu > "$T/mpibuild" 2>&1; then XBEMU_MPI=$PWD/build/mpi/xbemu
+    else bad "make MPI=1 failed"; tail -5 "$T/mpibuild"; fi
+fi
+[ -n "${XBEMU_MPI:-}" ] || echo "sweep: MPI mode not tested (no mpicc/mpirun)"
 if [ -n "${XBEMU_MPI:-}" ]; then
     mpirun --oversubscribe --allow-run-as-root -n 2 "$XBEMU_MPI" sweep "$T/s.ini" --out "$T/mpi" > "$T/out" 2>&1
     if cmp -s "$T/ref/results.csv" "$T/mpi/results.csv"; then ok
