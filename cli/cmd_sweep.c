@@ -247,7 +247,7 @@ static xb_status write_manifest(const sweep_job *j, const xb_merge_stats *ms, xb
     }
     fprintf(f, "  ]\n}\n");
     if (fclose(f) != 0) { free(buf); return xb_fail(err, XB_ENOMEM, "sweep: out of memory"); }
-    const xb_status rc = xb_write_atomic(path, buf, len, err);
+    const xb_status rc = xb_runner_write_atomic(path, buf, len, err);
     free(buf);
     return rc;
 }
@@ -432,7 +432,7 @@ int xb_cmd_sweep(int argc, char **argv)
     if (rank == 0) {
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/sweep.ini", dir);
-        if (xb_mkdirs(dir, &err) || xb_write_atomic(path, full, strlen(full), &err) ||
+        if (xb_mkdirs(dir, &err) || xb_runner_write_atomic(path, full, strlen(full), &err) ||
             xb_results_write_index(dir, s, ids, &err))
             goto fail;
     }

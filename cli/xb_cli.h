@@ -29,5 +29,6 @@ int xb_cmd_devices(int argc, char **argv);
 int xb_cmd_run(int argc, char **argv);
 int xb_cmd_sweep(int argc, char **argv);
 int xb_cmd_merge(int argc, char **argv);
+int xb_cmd_crossbar(int argc, char **argv);
 
 #endif

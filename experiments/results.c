@@ -27,7 +27,7 @@ static void put_field(FILE *f, const char *s, int first)
 static xb_status close_and_write(FILE *f, char **buf, size_t *len, const char *path, xb_err *err)
 {
     if (fclose(f) != 0) { free(*buf); return xb_fail(err, XB_ENOMEM, "%s: out of memory", path); }
-    const xb_status st = xb_write_atomic(path, *buf, *len, err);
+    const xb_status st = xb_runner_write_atomic(path, *buf, *len, err);
     free(*buf);                           /* open_memstream's buffer comes from malloc */
     return st;
 }

@@ -65,7 +65,7 @@ static void fsync_dir_of(const char *path)
     if (fd >= 0) { fsync(fd); close(fd); }
 }
 
-xb_status xb_write_atomic(const char *path, const char *data, size_t len, xb_err *err)
+xb_status xb_runner_write_atomic(const char *path, const char *data, size_t len, xb_err *err)
 {
     char tmp[PATH_LEN];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
@@ -121,7 +121,7 @@ static xb_status write_done(const char *dir, const char *id, const xb_run_status
     const int n = snprintf(text, sizeof text, "status=%s\nexit=%d\nseconds=%.3f\nerror=%s\n",
                            st->state == XB_RUN_OK ? "ok" : "failed", st->exit_code, st->seconds,
                            st->error);
-    return xb_write_atomic(p, text, (size_t)n, err);
+    return xb_runner_write_atomic(p, text, (size_t)n, err);
 }
 
 /* Last non-blank line of a file (at most the last 4 KiB are looked at). */
@@ -216,7 +216,7 @@ static xb_status launch(const xb_runner_opts *o, const xb_run *r, char **env, sl
         if (unlink(p) != 0 && errno != ENOENT)
             st = xb_fail(err, XB_EIO, "%s: cannot remove: %s", p, strerror(errno));
     }
-    if (st == XB_OK) st = xb_write_atomic(ini, r->ini, strlen(r->ini), err);
+    if (st == XB_OK) st = xb_runner_write_atomic(ini, r->ini, strlen(r->ini), err);
     if (st != XB_OK) return st;
     run_path(p, sizeof p, o->dir, r->id, "stdout.log");
     const int fo = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0666);

@@ -82,8 +82,9 @@ xb_status xb_runner_run(const xb_runner_opts *o, const xb_run *runs, size_t n,
 /* Read DIR/runs/<id>/done: 1 and *st filled if the run is finished, 0 if not. */
 int xb_run_read_done(const char *dir, const char *id, xb_run_status *st);
 
-/* Write data to path atomically: path.tmp.<pid>, fsync, rename, fsync of the directory. */
-xb_status xb_write_atomic(const char *path, const char *data, size_t len, xb_err *err);
+/* Write data to path atomically and durably: path.tmp.<pid>, fsync, rename, fsync of the
+ * directory (xb_write_atomic of experiments/xb_run.h does not fsync). */
+xb_status xb_runner_write_atomic(const char *path, const char *data, size_t len, xb_err *err);
 /* mkdir -p. */
 xb_status xb_mkdirs(const char *path, xb_err *err);
 
