@@ -19,6 +19,7 @@
 #include "experiments/xb_results.h"
 #include "experiments/xb_runner.h"
 #include "experiments/xb_sweep.h"
+#include "training/xb_trainer.h"
 
 #ifdef XB_HAVE_MPI
 #include <mpi.h>
@@ -63,8 +64,8 @@ static xb_status load_config(xb_config *c, const char *arg, int argc, char **arg
 }
 
 /* A swept key must name a known section and, where the section has a schema, a key of
- * it ([device]: the common keys or any model's). Sections without a registered schema
- * are checked by the run itself. */
+ * it ([device]: the common keys or any model's; [train]: the common keys or any
+ * learning rule's). Sections without a registered schema are checked by the run. */
 static xb_status key_check(const char *section, const char *key, const xb_config *base,
                            xb_err *err)
 {
@@ -95,6 +96,12 @@ static xb_status key_check(const char *section, const char *key, const xb_config
             tabs[nt] = xb_device_types[d]->params;
             ns[nt++] = xb_device_types[d]->nparams;
         }
+    if (!strcmp(section, "train"))
+        for (size_t d = 0; xb_trainer_types[d] && nt < 64; d++)
+            if (xb_trainer_types[d]->params) {
+                tabs[nt] = xb_trainer_types[d]->params;
+                ns[nt++] = xb_trainer_types[d]->nparams;
+            }
     if (nt == 0) return XB_OK;
     best = NULL;
     bd = (size_t)-1;
@@ -114,7 +121,10 @@ static xb_status key_check(const char *section, const char *key, const xb_config
 typedef struct progress {
     int tty, quiet;
     double last;                /* time of the last TTY refresh */
+    const char *dir;            /* rebuild dir/results.csv every MERGE_EVERY seconds */
+    double last_merge;
 } progress;
+enum { MERGE_EVERY = 60 };
 
 static double wall(void)
 {
@@ -134,6 +144,14 @@ static void fmt_secs(double s, char *buf, size_t len)
 static void on_progress(void *ctx, const xb_runner_event *ev)
 {
     progress *p = ctx;
+    if (p->dir && wall() - p->last_merge > MERGE_EVERY && ev->finished < ev->total) {
+        char path[PATH_MAX];                  /* partial results to look at meanwhile */
+        snprintf(path, sizeof path, "%s/results.csv", p->dir);
+        const char *dirs[1] = { p->dir };
+        xb_err ignore = {0};
+        xb_results_merge(dirs, 1, path, NULL, &ignore);
+        p->last_merge = wall();
+    }
     if (p->quiet) return;
     char eta[32];
     fmt_secs(ev->eta, eta, sizeof eta);
@@ -287,6 +305,32 @@ static void mpi_serve(size_t n, int nranks, int quiet)
 }
 #endif
 
+/* The run's config.ini: a comment naming the sweep and where each swept value came from
+ * (the run's own errors cite config.ini's lines), then the resolved config. */
+static char *run_ini(const xb_sweep *s, size_t k, const char *id, const char *cfg,
+                     const xb_config *r)
+{
+    char *body = xb_config_to_ini(r), *buf = NULL;
+    size_t len = 0;
+    FILE *f = body ? open_memstream(&buf, &len) : NULL;
+    if (!f) { xb_free(body); return NULL; }
+    size_t choice[s->naxes ? s->naxes : 1];
+    xb_sweep_choice(s, k, choice);
+    fprintf(f, "; run %zu (id %s) of `xbemu sweep %s`\n", k, id, cfg);
+    for (size_t a = 0; a < s->naxes; a++) {
+        fprintf(f, "; swept: %s = %s (%s", s->axis[a].name, s->axis[a].values[choice[a]],
+                s->axis[a].origin);
+        if (s->axis[a].line > 0) fprintf(f, ":%d", s->axis[a].line);
+        fprintf(f, ")\n");
+    }
+    fprintf(f, "%s", body);
+    xb_free(body);
+    if (fclose(f) != 0) { free(buf); return NULL; }
+    char *out = xb_strdup(buf);              /* runs[].ini is released with xb_free */
+    free(buf);
+    return out;
+}
+
 /* ---- the command ---- */
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -404,7 +448,7 @@ int xb_cmd_sweep(int argc, char **argv)
         if (st == XB_OK && k % sn == si) {
             runs[n].index = k;
             memcpy(runs[n].id, ids[k], sizeof runs[n].id);
-            if (!(runs[n].ini = xb_config_to_ini(r))) st = xb_fail(&err, XB_ENOMEM, "sweep: out of memory");
+            if (!(runs[n].ini = run_ini(s, k, ids[k], cfg, r))) st = xb_fail(&err, XB_ENOMEM, "sweep: out of memory");
             n++;
         }
         xb_config_free(r);
@@ -463,7 +507,7 @@ int xb_cmd_sweep(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    progress pr = { .tty = isatty(2), .quiet = quiet };
+    progress pr = { .tty = isatty(2), .quiet = quiet, .dir = mpi ? NULL : dir, .last_merge = wall() };
     xb_runner_opts o = { .dir = dir, .cmd = cmd, .jobs = jobs, .threads = threads,
                          .retry_failed = retry, .progress = on_progress, .progress_ctx = &pr,
                          .stop = &stop_flag };
