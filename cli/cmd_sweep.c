@@ -29,7 +29,7 @@ static int usage(FILE *f)
 {
     fprintf(f,
         "usage: xbemu sweep CONFIG.ini|NAME [-j N] [--threads T] [--shard i/N] [--dry-run]\n"
-        "                   [--out DIR] [--retry-failed] [--set section.key=value]...\n\n"
+        "                   [--out DIR] [--retry-failed] [--timeout S] [--set section.key=value]...\n\n"
         "Expands the config's [sweep] section into runs and runs each as a child process\n"
         "(`xbemu run RUN.ini --out DIR/runs/ID`), N at a time (default: one per core).\n"
         "Each run gets T = max(1, cores / N) OpenMP threads unless --threads is given, so\n"
@@ -39,7 +39,8 @@ static int usage(FILE *f)
         "  --out DIR       output directory (default: sweep-<config name>)\n"
         "  --shard i/N     only runs with index %% N == i (default from SLURM_ARRAY_TASK_ID\n"
         "                  and SLURM_ARRAY_TASK_COUNT when set); `xbemu merge` joins shards\n"
-        "  --retry-failed  rerun runs that finished with an error\n\n"
+        "  --retry-failed  rerun runs that finished with an error\n"
+        "  --timeout S     kill a run after S seconds (recorded as failed: timed out)\n\n"
         "[sweep] syntax: `device.dw_min = 0.001, 0.002`, `run.seed = 1..10`,\n"
         "`device.ber = 1e-6..1e-1 log 6`, `x.y = 0..1 lin 5`, `zip = key1, key2`.\n"
         "Exit status: 0 all runs ok, 1 some run failed (see DIR/sweep.json), 2 bad config.\n"
@@ -357,6 +358,7 @@ int xb_cmd_sweep(int argc, char **argv)
 {
     const char *cfg = NULL, *out = NULL, *shard = NULL;
     int jobs = 0, threads = 0, dry = 0, retry = 0, quiet = 0;
+    double timeout = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         int m;
@@ -383,6 +385,13 @@ int xb_cmd_sweep(int argc, char **argv)
             (m = xb_cli_opt(&i, argc, argv, "-o", &v)) != 0) {
             if (m < 0) return xb_cli_usage("sweep", "--out needs a directory");
             out = v;
+            continue;
+        }
+        if ((m = xb_cli_opt(&i, argc, argv, "--timeout", &v)) != 0) {
+            char *end = NULL;
+            if (m > 0) timeout = strtod(v, &end);
+            if (m < 0 || end == v || *end || !(timeout > 0 && timeout < 1e9))
+                return xb_cli_usage("sweep", "--timeout needs seconds > 0");
             continue;
         }
         if ((m = xb_cli_opt(&i, argc, argv, "--shard", &v)) != 0) {
@@ -509,7 +518,8 @@ int xb_cmd_sweep(int argc, char **argv)
 
     progress pr = { .tty = isatty(2), .quiet = quiet, .dir = mpi ? NULL : dir, .last_merge = wall() };
     xb_runner_opts o = { .dir = dir, .cmd = cmd, .jobs = jobs, .threads = threads,
-                         .retry_failed = retry, .progress = on_progress, .progress_ctx = &pr,
+                         .retry_failed = retry, .timeout = timeout,
+                         .progress = on_progress, .progress_ctx = &pr,
                          .stop = &stop_flag };
     xb_status rst = XB_OK;
     if (!mpi) rst = xb_runner_run(&o, runs, n, status, &err);

@@ -182,7 +182,7 @@ static void check_results(const char *dir, const char *id, xb_run_status *st)
     xb_csv_free(t);
 }
 
-typedef struct slot { pid_t pid; size_t k; double t0; } slot;
+typedef struct slot { pid_t pid; size_t k; double t0; int timed_out; } slot;
 
 /* The child's environment: ours with the thread counts replaced. */
 static char **child_env(int threads, char *omp, char *blas, size_t len)
@@ -237,6 +237,7 @@ static xb_status launch(const xb_runner_opts *o, const xb_run *r, char **env, sl
     if (pid == 0) {            /* child: async-signal-safe calls only */
         prctl(PR_SET_PDEATHSIG, SIGKILL);          /* die with the sweep */
         if (getppid() != parent) _exit(127);        /* it died before prctl */
+        setpgid(0, 0);                  /* own group: a stop or timeout reaches its children */
         dup2(fo, 1);
         dup2(fe, 2);
         close(fo);
@@ -249,13 +250,15 @@ static xb_status launch(const xb_runner_opts *o, const xb_run *r, char **env, sl
     close(fo);
     close(fe);
     if (pid < 0) return xb_fail(err, XB_EIO, "cannot start a run: fork: %s", strerror(errno));
+    setpgid(pid, pid);                          /* either side may win the race */
     s->pid = pid;
     s->t0 = now_s();
+    s->timed_out = 0;
     return XB_OK;
 }
 
 static void finish(const xb_runner_opts *o, const xb_run *r, int ws, double secs,
-                   xb_run_status *st)
+                   int timed_out, xb_run_status *st)
 {
     memset(st, 0, sizeof *st);
     st->seconds = secs;
@@ -270,6 +273,10 @@ static void finish(const xb_runner_opts *o, const xb_run *r, int ws, double secs
         st->exit_code = WEXITSTATUS(ws);
         if (last[0]) copy_str(st->error, sizeof st->error, last);
         else snprintf(st->error, sizeof st->error, "exited with status %d", st->exit_code);
+    } else if (timed_out) {
+        st->state = XB_RUN_FAILED;
+        st->exit_code = WIFSIGNALED(ws) ? -WTERMSIG(ws) : -1;
+        snprintf(st->error, sizeof st->error, "timed out after %g s (killed)", o->timeout);
     } else {
         st->state = XB_RUN_FAILED;
         st->exit_code = WIFSIGNALED(ws) ? -WTERMSIG(ws) : -1;
@@ -307,7 +314,7 @@ xb_status xb_runner_run(const xb_runner_opts *o, const xb_run *runs, size_t n,
     for (;;) {
         const int stopping = o->stop && *o->stop;
         if (stopping && !killed) {
-            for (int j = 0; j < jobs; j++) if (sl[j].pid > 0) kill(sl[j].pid, SIGTERM);
+            for (int j = 0; j < jobs; j++) if (sl[j].pid > 0) kill(-sl[j].pid, SIGTERM);
             killed = 1;
         }
         while (!stopping && !exhausted && rc == XB_OK && (int)ev.running < jobs) {
@@ -333,7 +340,21 @@ xb_status xb_runner_run(const xb_runner_opts *o, const xb_run *runs, size_t n,
         }
         if (ev.running == 0) break;
         int ws;
-        const pid_t pid = waitpid(-1, &ws, 0);
+        pid_t pid;
+        if (o->timeout > 0) {                   /* poll, and kill runs over their time */
+            pid = waitpid(-1, &ws, WNOHANG);
+            if (pid == 0) {
+                const double t = now_s();
+                for (int j = 0; j < jobs; j++)
+                    if (sl[j].pid > 0 && !sl[j].timed_out && t - sl[j].t0 > o->timeout) {
+                        kill(-sl[j].pid, SIGKILL);
+                        sl[j].timed_out = 1;
+                    }
+                const struct timespec nap = { 0, 20000000 };
+                nanosleep(&nap, NULL);
+                continue;
+            }
+        } else pid = waitpid(-1, &ws, 0);
         if (pid < 0) {
             if (errno == EINTR) continue;
             rc = xb_fail(err, XB_EIO, "sweep: waitpid: %s", strerror(errno));
@@ -346,8 +367,8 @@ xb_status xb_runner_run(const xb_runner_opts *o, const xb_run *runs, size_t n,
         xb_run_status *st = &status[sl[j].k];
         sl[j].pid = 0;
         ev.running--;
-        finish(o, r, ws, now_s() - sl[j].t0, st);
-        if (killed && WIFSIGNALED(ws)) {         /* we stopped it: unfinished, no marker */
+        finish(o, r, ws, now_s() - sl[j].t0, sl[j].timed_out, st);
+        if (killed && WIFSIGNALED(ws) && !sl[j].timed_out) {   /* we stopped it: unfinished */
             memset(st, 0, sizeof *st);
             continue;
         }
@@ -367,7 +388,7 @@ xb_status xb_runner_run(const xb_runner_opts *o, const xb_run *runs, size_t n,
     }
     if (rc != XB_OK) {                           /* stop what runs, leave it unfinished */
         for (int j = 0; j < jobs; j++)
-            if (sl[j].pid > 0) { kill(sl[j].pid, SIGTERM); waitpid(sl[j].pid, NULL, 0); }
+            if (sl[j].pid > 0) { kill(-sl[j].pid, SIGTERM); waitpid(sl[j].pid, NULL, 0); }
     }
     xb_free(env);
     xb_free(sl);

@@ -20,6 +20,9 @@
  * results.csv, or writes NaN into it; error is then the reason (for a non-zero exit the
  * last line of stderr.log).
  *
+ * Each child leads its own process group; stopping (SIGTERM) and timeouts (SIGKILL) are
+ * sent to the group, so a run's own children go too.
+ *
  * Parallelism: `jobs` children at a time, each with OMP_NUM_THREADS and
  * OPENBLAS_NUM_THREADS = `threads` in its environment. Not thread-safe: call from one
  * thread of a process that has no other children (waitpid(-1) reaps any child). */
@@ -62,6 +65,8 @@ typedef struct xb_runner_opts {
     int jobs;                           /* children at a time, >= 1 */
     int threads;                        /* OpenMP/BLAS threads per child, >= 1 */
     int retry_failed;                   /* rerun runs whose done says failed */
+    double timeout;                     /* > 0: SIGKILL a run after this many seconds
+                                           (it fails: "timed out after T s") */
     /* Work source: next index into runs[], or -1 when there is none left. NULL: every
      * run in order. (The MPI mode asks rank 0 here.) */
     long (*next)(void *ctx);

@@ -341,7 +341,38 @@ static void test_runner_status_and_resume(void)
     xb_sweep_free(s);
 }
 
+static void test_runner_timeout(void)
+{
+    xb_err e = {0};
+    xb_sweep *s = expand("[sweep]\ndevice.dw_min = 0.001, 0.002, 0.003\n", &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    xb_run runs[3];
+    xb_run_status st[3];
+    for (size_t k = 0; k < 3; k++) {
+        xb_config *r;
+        xb_sweep_run_config(s, k, &r, &e);
+        runs[k].index = k;
+        xb_sweep_run_id(r, runs[k].id, &e);
+        runs[k].ini = xb_config_to_ini(r);
+        xb_config_free(r);
+    }
+    char dir[4096];
+    xb_test_path("sweep-timeout", dir, sizeof dir);
+    const char *cmd[] = { "tests/sweep_standin.sh", "run", NULL };
+    setenv("STANDIN_HANG_IF", "device.dw_min=0.002", 1);      /* run 1 sleeps 1000 s */
+    xb_runner_opts o = { .dir = dir, .cmd = cmd, .jobs = 2, .threads = 1, .timeout = 1.0 };
+    CU_ASSERT_EQUAL(xb_runner_run(&o, runs, 3, st, &e), XB_OK);
+    unsetenv("STANDIN_HANG_IF");
+    CU_ASSERT(st[0].state == XB_RUN_OK && st[2].state == XB_RUN_OK);
+    CU_ASSERT_EQUAL(st[1].state, XB_RUN_FAILED);
+    CU_ASSERT_EQUAL(st[1].exit_code, -9);
+    CU_ASSERT_STRING_EQUAL(st[1].error, "timed out after 1 s (killed)");
+    CU_ASSERT(st[1].seconds >= 1.0 && st[1].seconds < 30);
+    for (size_t k = 0; k < 3; k++) xb_free((char *)runs[k].ini);
+    xb_sweep_free(s);
+}
+
 XB_SUITE(sweep, XB_TEST(test_grid_order), XB_TEST(test_ranges_exact), XB_TEST(test_zip),
          XB_TEST(test_ids), XB_TEST(test_set_overrides), XB_TEST(test_errors),
          XB_TEST(test_shard_parse), XB_TEST(test_alloc_failures),
-         XB_TEST(test_runner_status_and_resume))
+         XB_TEST(test_runner_status_and_resume), XB_TEST(test_runner_timeout))
