@@ -97,6 +97,29 @@ printf '[sweep]\ndevice.dw_min_std = 0.1, 0.2\n' > "$T/o.ini"
 "$X" sweep "$T/o.ini" --out "$T/other" -q > /dev/null 2>&1
 check merge-mismatch 2 "not shards of one sweep" -- "$X" merge "$T/sh0" "$T/other"
 
+# the real `xbemu run` as the child: one good run, one bad combination (exit 2, recorded)
+cat > "$T/real.ini" <<'EOF2'
+[run]
+name = real
+[data]
+dataset = fmnist
+train_limit = 20
+test_limit = 20
+[net]
+layers = 784-8-10
+[train]
+algorithm = sgd_analog
+[device]
+type = softbounds
+[sweep]
+device.dw_min = 0.001, 0.5
+EOF2
+env -u XBEMU_SWEEP_RUNNER "$X" sweep "$T/real.ini" -j 2 --out "$T/real" > "$T/out" 2>&1; rc=$?
+if [ "$rc" -eq 1 ] && head -1 "$T/real/results.csv" | grep -q '^run_id,device.dw_min,status,error,run,.*,accuracy,' &&
+   grep -q '^[0-9a-f]*,0.001,ok,,real,' "$T/real/results.csv" &&
+   grep -q '^[0-9a-f]*,0.5,failed,.*config.ini:[0-9]*: \[device\] dw_min = 0.5 w is outside' "$T/real/results.csv"; then ok
+else bad "sweep with the real xbemu run (rc=$rc)"; head -3 "$T/real/results.csv" | cut -c1-200; tail -3 "$T/out"; fi
+
 # MPI mode (a build with make MPI=1): rank 0 hands out runs, rank 1 runs them. Without
 # XBEMU_MPI the MPI build is made here (build/mpi, once) when mpicc and mpirun exist.
 if [ -z "${XBEMU_MPI:-}" ] && command -v mpicc > /dev/null && command -v mpirun > /dev/null; then
