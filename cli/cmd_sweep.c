@@ -564,7 +564,7 @@ int xb_cmd_sweep(int argc, char **argv)
                 failed, n - ok - failed, skipped, ms.rows, path);
     if (rst != XB_OK) goto fail;
     if (mst != XB_OK) { err = merr; goto fail; }
-    rc = failed ? XB_EXIT_FAIL : XB_EXIT_OK;
+    rc = ok == n ? XB_EXIT_OK : XB_EXIT_FAIL;     /* failed, or running in another sweep */
     goto done;
 fail:
     if (rank == 0) rc = xb_cli_report(&err);

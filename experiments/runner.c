@@ -182,7 +182,30 @@ static void check_results(const char *dir, const char *id, xb_run_status *st)
     xb_csv_free(t);
 }
 
-typedef struct slot { pid_t pid; size_t k; double t0; int timed_out; } slot;
+typedef struct slot { pid_t pid; size_t k; double t0; int timed_out, lockfd; } slot;
+
+/* Take DIR/runs/<id>/lock (fcntl write lock, released when we close it or die): two
+ * sweeps sharing a directory never run the same run at once. Returns the fd, -2 if
+ * another process holds the lock, -1 on an error (err filled). Where the file system
+ * has no locks (ENOLCK) the run goes ahead unlocked. */
+static int lock_run(const char *dir, const char *id, xb_err *err)
+{
+    char rd[PATH_LEN], p[PATH_LEN];
+    run_path(rd, sizeof rd, dir, id, NULL);
+    run_path(p, sizeof p, dir, id, "lock");
+    if (xb_mkdirs(rd, err) != XB_OK) return -1;
+    const int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        xb_fail(err, XB_EIO, "%s: cannot open: %s", p, strerror(errno));
+        return -1;
+    }
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (fcntl(fd, F_SETLK, &fl) != 0 && errno != ENOLCK) {
+        close(fd);
+        return -2;
+    }
+    return fd;
+}
 
 /* The child's environment: ours with the thread counts replaced. */
 static char **child_env(int threads, char *omp, char *blas, size_t len)
@@ -332,10 +355,26 @@ xb_status xb_runner_run(const xb_runner_opts *o, const xb_run *runs, size_t n,
                 if (o->progress) o->progress(o->progress_ctx, &ev);
                 continue;
             }
+            const int fd = lock_run(o->dir, r->id, err);
+            if (fd == -1) { rc = err->code; break; }
+            if (fd == -2) {                     /* another sweep is running it */
+                copy_str(st->error, sizeof st->error, "running in another sweep process");
+                continue;
+            }
+            if (xb_run_read_done(o->dir, r->id, st) &&          /* it finished meanwhile */
+                !(o->retry_failed && st->state == XB_RUN_FAILED)) {
+                close(fd);
+                st->skipped = 1;
+                ev.finished++; ev.skipped++;
+                ev.failed += st->state == XB_RUN_FAILED;
+                continue;
+            }
+            memset(st, 0, sizeof *st);
             int j = 0;
             while (sl[j].pid > 0) j++;
-            if ((rc = launch(o, r, env, &sl[j], err)) != XB_OK) break;
+            if ((rc = launch(o, r, env, &sl[j], err)) != XB_OK) { close(fd); break; }
             sl[j].k = (size_t)k;
+            sl[j].lockfd = fd;
             ev.running++;
         }
         if (ev.running == 0) break;
@@ -370,6 +409,7 @@ xb_status xb_runner_run(const xb_runner_opts *o, const xb_run *runs, size_t n,
         finish(o, r, ws, now_s() - sl[j].t0, sl[j].timed_out, st);
         if (killed && WIFSIGNALED(ws) && !sl[j].timed_out) {   /* we stopped it: unfinished */
             memset(st, 0, sizeof *st);
+            close(sl[j].lockfd);
             continue;
         }
         xb_err werr = {0};
@@ -377,6 +417,7 @@ xb_status xb_runner_run(const xb_runner_opts *o, const xb_run *runs, size_t n,
             *err = werr;
             rc = werr.code;
         }
+        close(sl[j].lockfd);                     /* after done: a waiting sweep sees it */
         ran++;
         ev.finished++;
         ev.failed += st->state == XB_RUN_FAILED;
@@ -388,7 +429,11 @@ xb_status xb_runner_run(const xb_runner_opts *o, const xb_run *runs, size_t n,
     }
     if (rc != XB_OK) {                           /* stop what runs, leave it unfinished */
         for (int j = 0; j < jobs; j++)
-            if (sl[j].pid > 0) { kill(-sl[j].pid, SIGTERM); waitpid(sl[j].pid, NULL, 0); }
+            if (sl[j].pid > 0) {
+                kill(-sl[j].pid, SIGTERM);
+                waitpid(sl[j].pid, NULL, 0);
+                close(sl[j].lockfd);
+            }
     }
     xb_free(env);
     xb_free(sl);

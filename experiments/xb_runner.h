@@ -3,6 +3,8 @@
  * Each run is one child process, `CMD... run DIR/runs/<id>/config.ini --out DIR/runs/<id>`
  * (CMD is normally this binary, /proc/self/exe): a crash, a NaN or an abort takes down
  * one run, never the sweep. Layout of a run directory, written in this order:
+ *     lock          held (fcntl write lock) by the sweep process running the run: two
+ *                   sweeps sharing a directory never run one run twice at once
  *     config.ini    the resolved config (temp + rename, by the runner)
  *     stdout.log, stderr.log   the child's output
  *     results.csv, run.json    written by the child (`xbemu run` writes them atomically)

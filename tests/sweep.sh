@@ -86,6 +86,16 @@ skipped=$(sed -n 's/.*"skipped_finished": \([0-9]*\).*/\1/p' "$T/k/sweep.json")
 if [ "$skipped" -ge "$before" ] && [ "$calls" -le $((16 + 2)) ]; then ok
 else bad "resume reran finished runs: $calls calls for 16 runs, $skipped skipped, $before done before"; fi
 
+# two sweeps started at once on one directory: each run runs once (run locks)
+STANDIN_SLEEP=0.2 STANDIN_LOG=$T/calls2 "$X" sweep "$T/s.ini" -j 2 --out "$T/two" -q > /dev/null 2>&1 &
+p1=$!
+STANDIN_SLEEP=0.2 STANDIN_LOG=$T/calls2 "$X" sweep "$T/s.ini" -j 2 --out "$T/two" -q > /dev/null 2>&1 &
+p2=$!
+wait "$p1"; wait "$p2"
+calls=$(wc -l < "$T/calls2")
+if [ "$calls" -eq 16 ] && cmp -s "$T/ref/results.csv" "$T/two/results.csv"; then ok
+else bad "two sweeps on one directory: $calls calls for 16 runs"; fi
+
 # shards in separate directories + xbemu merge; shards sharing one directory
 for i in 0 1 2; do "$X" sweep "$T/s.ini" -j 2 --shard $i/3 --out "$T/sh$i" -q > /dev/null 2>&1; done
 check merge 0 "16 runs: 16 ok, 0 failed, 0 unfinished; 48 rows" -- "$X" merge "$T/sh0" "$T/sh1" "$T/sh2" -o "$T/merged.csv"
