@@ -158,7 +158,10 @@ static void on_progress(void *ctx, const xb_runner_event *ev)
     fmt_secs(ev->eta, eta, sizeof eta);
     if (p->tty) {
         const double t = wall();
-        if (t - p->last < 0.1 && ev->finished < ev->total) return;
+        if (!ev->status->skipped && ev->status->state == XB_RUN_FAILED)   /* keep failures */
+            fprintf(stderr, "\r\033[Ksweep: run %zu %s FAILED: %s\n", ev->run->index, ev->run->id,
+                    ev->status->error);
+        else if (t - p->last < 0.1 && ev->finished < ev->total) return;
         p->last = t;
         fprintf(stderr, "\r\033[Ksweep: %zu/%zu done, %zu failed, %zu running, ETA %s",
                 ev->finished, ev->total, ev->failed, ev->running, eta);
