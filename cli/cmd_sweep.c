@@ -3,6 +3,7 @@
  * process (experiments/xb_runner.h), merge DIR/results.csv, write DIR/sweep.json.
  * With `make MPI=1` and `mpirun -n P`, rank 0 hands out runs and ranks 1..P-1 run them. */
 #include <limits.h>
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,7 +508,10 @@ int xb_cmd_sweep(int argc, char **argv)
         self[l] = '\0';
         cmd[0] = self;
     }
-    const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    /* cores we may use: our CPU affinity (libgomp reads it), or Slurm's allotment */
+    long ncpu = omp_get_num_procs();
+    if (getenv("SLURM_CPUS_PER_TASK") && atol(getenv("SLURM_CPUS_PER_TASK")) > 0)
+        ncpu = atol(getenv("SLURM_CPUS_PER_TASK"));
     if (jobs == 0) jobs = mpi ? 1 : (int)(ncpu > 0 ? ncpu : 1);
     const size_t busy = n < (size_t)jobs && n > 0 ? n : (size_t)jobs;
     if (threads == 0) threads = mpi ? 1 : (int)(ncpu / (long)busy > 1 ? ncpu / (long)busy : 1);

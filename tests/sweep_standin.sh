@@ -5,15 +5,17 @@
 # Environment, each a "section.key=value" that triggers when the config has it:
 #   STANDIN_FAIL_IF  exit 1 with a message      STANDIN_NAN_IF  write a NaN accuracy
 #   STANDIN_HANG_IF  sleep for 1000 s
-# STANDIN_SLEEP=S sleeps S seconds first; STANDIN_LOG=FILE appends one line per call.
+# STANDIN_SLEEP=S sleeps S seconds first; STANDIN_LOG=FILE appends one line per call
+# ("omp=$OMP_NUM_THREADS section.key=value ...").
 set -eu
 [ "$1" = run ] && [ "$3" = --out ] || { echo "standin: usage: run CONFIG --out DIR" >&2; exit 2; }
 ini=$2 out=$4
-kv=$(awk '/^\[/ { s = substr($0, 2, index($0, "]") - 2); next }
+kv=$(awk '/^[;#]/ { next }
+          /^\[/ { s = substr($0, 2, index($0, "]") - 2); next }
           /=/ { k = $0; sub(/[ \t]*=.*/, "", k); v = $0; sub(/^[^=]*=[ \t]*/, "", v);
                 print s "." k "=" v }' "$ini")
 has() { [ -n "${1:-}" ] && printf '%s\n' "$kv" | grep -qxF "$1"; }
-[ -n "${STANDIN_LOG:-}" ] && printf '%s\n' "$(printf '%s' "$kv" | tr '\n' ' ')" >> "$STANDIN_LOG"
+[ -n "${STANDIN_LOG:-}" ] && printf 'omp=%s %s\n' "${OMP_NUM_THREADS:-unset}" "$(printf '%s' "$kv" | tr '\n' ' ')" >> "$STANDIN_LOG"
 sleep "${STANDIN_SLEEP:-0}"
 if has "${STANDIN_FAIL_IF:-}"; then echo "standin: cannot train with ${STANDIN_FAIL_IF}" >&2; exit 1; fi
 if has "${STANDIN_HANG_IF:-}"; then sleep 1000; fi
