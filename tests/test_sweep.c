@@ -372,7 +372,69 @@ static void test_runner_timeout(void)
     xb_sweep_free(s);
 }
 
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char p[4300];
+    xb_err e = {0};
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    CU_ASSERT_EQUAL(xb_runner_write_atomic(p, text, strlen(text), &e), XB_OK);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    static char buf[4096];
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Runs with different results.csv headers: the union of columns in first-seen order,
+ * blanks where a run has no such column; expansion order, not directory order; a run
+ * without done is left out; quoting of fields with commas. */
+static void test_merge_columns(void)
+{
+    char d1[4096], d2[4096], out[4200];
+    xb_err e = {0};
+    xb_test_path("merge1", d1, sizeof d1);
+    xb_test_path("merge2", d2, sizeof d2);
+    const char *index = "index,run_id,device.type\n0,aaaa,linear\n1,bbbb,ftj\n2,cccc,dw\n";
+    const char *rd[] = { "/runs/aaaa", "/runs/bbbb", "/runs/cccc" };
+    for (int k = 0; k < 3; k++) {
+        char p[4300];
+        snprintf(p, sizeof p, "%s%s", k == 1 ? d1 : d2, rd[k]);
+        CU_ASSERT_EQUAL(xb_mkdirs(p, &e), XB_OK);
+    }
+    put_file(d1, "runs.csv", index);
+    put_file(d2, "runs.csv", index);
+    put_file(d1, "runs/bbbb/results.csv", "epoch,accuracy,e_ftj_J\n1,0.5,3e-9\n");
+    put_file(d1, "runs/bbbb/done", "status=ok\nexit=0\nseconds=1\nerror=\n");
+    put_file(d2, "runs/aaaa/results.csv", "epoch,accuracy\n1,0.7\n2,0.8\n");
+    put_file(d2, "runs/aaaa/done", "status=ok\nexit=0\nseconds=1\nerror=\n");
+    put_file(d2, "runs/cccc/results.csv", "epoch,accuracy\n1,0.1\n");   /* no done: left out */
+    const char *dirs[2] = { d1, d2 };
+    snprintf(out, sizeof out, "%s/m.csv", d1);
+    xb_merge_stats ms;
+    CU_ASSERT_EQUAL_FATAL(xb_results_merge(dirs, 2, out, &ms, &e), XB_OK);
+    CU_ASSERT(ms.runs == 3 && ms.ok == 2 && ms.failed == 0 && ms.missing == 1 && ms.rows == 3);
+    CU_ASSERT_STRING_EQUAL(slurp(out),
+        "run_id,device.type,status,error,epoch,accuracy,e_ftj_J\n"
+        "aaaa,linear,ok,,1,0.7,\n"
+        "aaaa,linear,ok,,2,0.8,\n"
+        "bbbb,ftj,ok,,1,0.5,3e-9\n");
+    /* a failed run with a comma in its error, no rows */
+    put_file(d2, "runs/cccc/done", "status=failed\nexit=2\nseconds=0\nerror=bad, \"very\" bad\n");
+    CU_ASSERT_EQUAL(xb_results_merge(dirs, 2, out, &ms, &e), XB_OK);
+    CU_ASSERT(strstr(slurp(out), "cccc,dw,failed,\"bad, \"\"very\"\" bad\",1,0.1,\n") != NULL);
+    /* directories of different sweeps */
+    put_file(d2, "runs.csv", "index,run_id,device.dw_min\n0,aaaa,0.1\n");
+    CU_ASSERT_EQUAL(xb_results_merge(dirs, 2, out, &ms, &e), XB_EINVAL);
+    CU_ASSERT(strstr(e.msg, "not shards of one sweep") != NULL);
+}
+
 XB_SUITE(sweep, XB_TEST(test_grid_order), XB_TEST(test_ranges_exact), XB_TEST(test_zip),
          XB_TEST(test_ids), XB_TEST(test_set_overrides), XB_TEST(test_errors),
          XB_TEST(test_shard_parse), XB_TEST(test_alloc_failures),
-         XB_TEST(test_runner_status_and_resume), XB_TEST(test_runner_timeout))
+         XB_TEST(test_runner_status_and_resume), XB_TEST(test_runner_timeout),
+         XB_TEST(test_merge_columns))
