@@ -64,7 +64,7 @@ static char *fmt_real(double x)
 
 static int looks_like_range(const char *t)
 {
-    if (strchr(t, ',') || !strstr(t, "..")) return 0;
+    if (strchr(t, ',') || strchr(t, '|') || !strstr(t, "..")) return 0;
     return isdigit((unsigned char)t[0]) || t[0] == '+' || t[0] == '-' ||
            (t[0] == '.' && isdigit((unsigned char)t[1]));
 }
@@ -141,8 +141,9 @@ static xb_status parse_values(const char *t, xb_sweep_axis *a, char *why, size_t
     if (looks_like_range(t)) return parse_range(t, a, why, wl);
     size_t cap = 0;
     const char *p = t;
+    const char sep = strchr(t, '|') ? '|' : ',';     /* '|' lists values that hold commas */
     for (;;) {
-        const char *c = strchr(p, ',');
+        const char *c = strchr(p, sep);
         const char *e = c ? c : p + strlen(p);
         char *v = trimmed(p, e);
         if (v && !*v) {

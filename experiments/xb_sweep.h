@@ -3,6 +3,7 @@
  * A sweep is a config whose [sweep] section gives, for any `section.key`, the values
  * that key takes:
  *     device.dw_min    = 0.001, 0.002, 0.005      a list (items trimmed, none empty)
+ *     data.sequence    = mnist,fmnist | fmnist    with a '|', items are split at '|' only
  *     run.seed         = 1..10                    integers A..B, both ends included
  *     device.ber_write = 1e-6..1e-1 log 6         N values evenly spaced in log10, A, B > 0
  *     x.y              = 0..1 lin 5               N values evenly spaced, ends included

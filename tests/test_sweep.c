@@ -85,6 +85,13 @@ static void test_ranges_exact(void)
     CU_ASSERT_STRING_EQUAL(s->axis[4].values[1], "0");         /* not -0 or 1e-17 */
     CU_ASSERT_STRING_EQUAL(s->axis[4].values[2], "-0.5");
     xb_sweep_free(s);
+    /* '|' separates values that contain commas */
+    s = expand("[sweep]\ndata.sequence = mnist,fmnist | fmnist,mnist | fmnist\n", &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(s->nruns, 3);
+    CU_ASSERT_STRING_EQUAL(s->axis[0].values[0], "mnist,fmnist");
+    CU_ASSERT_STRING_EQUAL(s->axis[0].values[2], "fmnist");
+    xb_sweep_free(s);
     /* without [sweep]: one run, the config itself */
     s = expand("[device]\ndw_min = 0.01\n", &e);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
