@@ -25,14 +25,14 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "null"; else if (NR
 for mode in $MODES; do
     if [ "$mode" = analog ]; then cfg=w1_analog_sgd; refmode=analog; else cfg=w1_digital; refmode=fp; fi
     for th in $THREADS; do
-        : > "$T/ours"; : > "$T/ref"; : > "$T/acc"; : > "$T/racc"
+        : > "$T/ours"; : > "$T/ref"; : > "$T/acc"; : > "$T/racc"; : > "$T/ocpu"; : > "$T/rcpu"
         for r in $(seq 1 "$REPEATS"); do
             OMP_NUM_THREADS=$th "$X" run "$cfg" --set train.epochs=1 --set run.threads="$th" \
                 --set run.progress=off --set data.train_limit="$SAMPLES" --set run.seed="$r" \
                 --out "$T/run" >/dev/null 2>"$T/err" || { cat "$T/err" >&2; exit 1; }
             # train_s of the last row; accuracy
-            awk -F, 'NR==1 {for (i=1;i<=NF;i++) c[$i]=i} NR>1 {t=$c["train_s"]; a=$c["accuracy"]} END {print t > "'"$T/t1"'"; print a > "'"$T/a1"'"}' "$T/run/results.csv"
-            cat "$T/t1" >> "$T/ours"; cat "$T/a1" >> "$T/acc"
+            awk -F, 'NR==1 {for (i=1;i<=NF;i++) c[$i]=i} NR>1 {t=$c["train_s"]; a=$c["accuracy"]; u=$c["train_cpu_s"]} END {print t > "'"$T/t1"'"; print a > "'"$T/a1"'"; print u > "'"$T/c1"'"}' "$T/run/results.csv"
+            cat "$T/t1" >> "$T/ours"; cat "$T/a1" >> "$T/acc"; cat "$T/c1" >> "$T/ocpu"
             if [ $have_ref = 1 ]; then
                 ms=""; [ "$SAMPLES" -gt 0 ] && ms="--max-samples $SAMPLES"
                 OMP_NUM_THREADS=$th $PY "$REF" --mode $refmode --epochs 1 --threads "$th" \
@@ -40,17 +40,18 @@ for mode in $MODES; do
                 $PY -c 'import json,sys
 for l in open(sys.argv[1]):
     if l.startswith("{"):
-        j = json.loads(l); print(j["epoch_seconds"][0]); print(j["test_acc"][0], file=sys.stderr)' \
-                    "$T/reflog" >> "$T/ref" 2>> "$T/racc"
+        j = json.loads(l); print(j["epoch_seconds"][0]); print(j["test_acc"][0], file=sys.stderr)
+        print(j["epoch_cpu_seconds"][0], file=open(sys.argv[2], "a"))' \
+                    "$T/reflog" "$T/rcpu" >> "$T/ref" 2>> "$T/racc"
             fi
         done
-        o=$(median < "$T/ours"); a=$(median < "$T/acc")
+        o=$(median < "$T/ours"); a=$(median < "$T/acc"); oc=$(median < "$T/ocpu")
         if [ $have_ref = 1 ]; then
-            rf=$(median < "$T/ref"); ra=$(median < "$T/racc")
+            rf=$(median < "$T/ref"); ra=$(median < "$T/racc"); rc=$(median < "$T/rcpu")
             ratio=$(awk -v a="$rf" -v b="$o" 'BEGIN {printf "%.2f", a / b}')
-        else rf=null; ra=null; ratio=null; fi
-        printf '{"bench":"W1_%s","threads":%s,"samples_per_epoch":%s,"repeats":%s,"ours_s_per_epoch":%s,"ours_acc":%s,"ref_s_per_epoch":%s,"ref_acc":%s,"speedup":%s,"ours_all":"%s","ref_all":"%s"}\n' \
-            "$mode" "$th" "${SAMPLES:-0}" "$REPEATS" "$o" "$a" "$rf" "$ra" "$ratio" \
+        else rf=null; ra=null; rc=null; ratio=null; fi
+        printf '{"bench":"W1_%s","threads":%s,"samples_per_epoch":%s,"repeats":%s,"ours_s_per_epoch":%s,"ours_cpu_s":%s,"ours_acc":%s,"ref_s_per_epoch":%s,"ref_cpu_s":%s,"ref_acc":%s,"speedup":%s,"ours_all":"%s","ref_all":"%s"}\n' \
+            "$mode" "$th" "${SAMPLES:-0}" "$REPEATS" "$o" "$oc" "$a" "$rf" "$rc" "$ra" "$ratio" \
             "$(tr '\n' ' ' < "$T/ours")" "$(tr '\n' ' ' < "$T/ref")"
     done
 done

@@ -110,6 +110,13 @@ static double now_s(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+static double cpu_s(void)          /* CPU seconds of every thread of the process */
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 /* ---- the data: data sets and the task stream ---- */
 typedef struct tasks {
     xb_dataset *ds[8];          /* owned: train/test pairs (and their subsets) */
@@ -190,7 +197,7 @@ typedef struct runner {
     char dir[1024], csv_path[1100], json_path[1100];
     sbuf csv, prefix;           /* results.csv text; the config columns of every row */
     size_t samples;
-    double t0, train_s;
+    double t0, train_s, train_cpu_s;
     double last_acc_mean;
     float *xbuf;                /* XB_NET_CHUNK samples */
     unsigned *lbuf, *pbuf;
@@ -215,7 +222,7 @@ static void csv_header(runner *r)
     char nm[64];
     for (size_t k = 0; k < xb_energy_ncolumns(); k++)
         sb_printf(b, "%s,", xb_energy_column_name(k, nm, sizeof nm));
-    sb_printf(b, "energy_total_J,energy_per_sample_J,train_s,wall_s\n");
+    sb_printf(b, "energy_total_J,energy_per_sample_J,train_s,train_cpu_s,wall_s\n");
 
     sbuf *p = &r->prefix;
     char buf[128];
@@ -261,8 +268,9 @@ static xb_status evaluate(runner *r, size_t task, size_t epoch, size_t tr_correc
         sb_printf(b, "%s%zu,%zu,%zu,%zu,%.6f,%.6f,", r->prefix.s, task + 1, e + 1, epoch, r->samples,
                   acc, tr_seen ? (double)tr_correct / (double)tr_seen : 0.0);
         for (size_t k = 0; k < nv; k++) sb_printf(b, "%.9g,", vals[k]);
-        sb_printf(b, "%.9g,%.9g,%.3f,%.3f\n", total, r->samples ? total / (double)r->samples : 0.0,
-                  r->train_s, now_s() - r->t0);
+        sb_printf(b, "%.9g,%.9g,%.3f,%.3f,%.3f\n", total,
+                  r->samples ? total / (double)r->samples : 0.0, r->train_s, r->train_cpu_s,
+                  now_s() - r->t0);
     }
     xb_par_blas_threads(r->blas_train);
     r->last_acc_mean = accsum / (double)(task + 1);
@@ -454,9 +462,10 @@ xb_status xb_run(const xb_config *c, const xb_run_opts *o, xb_run_summary *sum, 
                 const size_t m = n - i < batch ? n - i : batch;
                 const size_t mm = m < XB_NET_CHUNK ? m : XB_NET_CHUNK;
                 for (size_t s = 0; s < mm; s++) xb_task_sample(t, 0, order[i + s], r->xbuf + s * dim, r->lbuf + s);
-                const double ts0 = now_s();
+                const double ts0 = now_s(), tc0 = cpu_s();
                 correct += r->T->step(r->tr.state, r->xbuf, r->lbuf, mm);
                 r->train_s += now_s() - ts0;
+                r->train_cpu_s += cpu_s() - tc0;
                 i += mm; r->samples += mm; done_total += mm;
                 if (o && o->stop && *o->stop) { stopped = 1; break; }
                 if (every && r->samples % every == 0 && i < n &&
