@@ -147,11 +147,14 @@ xb_status xb_results_merge(const char *const *dirs, size_t ndirs, const char *ou
         o.ragged = 1;
         xb_err ignore = {0};
         if (xb_csv_read(path, &o, &x->res, &ignore) != XB_OK) {
-            if (x->st.state == XB_RUN_OK) {
-                st = xb_fail(err, XB_EIO, "%s: %s", path, ignore.msg[0] ? ignore.msg : "unreadable");
-                break;
-            }
             x->res = NULL;                       /* a failed run may have written nothing */
+            if (x->st.state == XB_RUN_OK) {      /* damaged since: report it, go on */
+                x->st.state = XB_RUN_FAILED;
+                snprintf(x->st.error, sizeof x->st.error, "results.csv unreadable since the run "
+                         "finished (delete runs/%s/done to rerun it)", x->id);
+                m.ok--;
+                m.failed++;
+            }
             continue;
         }
         for (size_t c = 0; c < x->res->ncols; c++) {

@@ -434,6 +434,14 @@ static void test_merge_columns(void)
     put_file(d2, "runs/cccc/done", "status=failed\nexit=2\nseconds=0\nerror=bad, \"very\" bad\n");
     CU_ASSERT_EQUAL(xb_results_merge(dirs, 2, out, &ms, &e), XB_OK);
     CU_ASSERT(strstr(slurp(out), "cccc,dw,failed,\"bad, \"\"very\"\" bad\",1,0.1,\n") != NULL);
+    /* an ok run whose results.csv went missing is reported, the others still merge */
+    char gone[4300];
+    snprintf(gone, sizeof gone, "%s/runs/bbbb/results.csv", d1);
+    CU_ASSERT_EQUAL(remove(gone), 0);
+    CU_ASSERT_EQUAL(xb_results_merge(dirs, 2, out, &ms, &e), XB_OK);
+    CU_ASSERT(ms.ok == 1 && ms.failed == 2 && ms.rows == 4);
+    CU_ASSERT(strstr(slurp(out), "bbbb,ftj,failed,results.csv unreadable since the run finished "
+                                 "(delete runs/bbbb/done to rerun it),,\n") != NULL);
     /* directories of different sweeps */
     put_file(d2, "runs.csv", "index,run_id,device.dw_min\n0,aaaa,0.1\n");
     CU_ASSERT_EQUAL(xb_results_merge(dirs, 2, out, &ms, &e), XB_EINVAL);
