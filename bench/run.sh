@@ -19,5 +19,7 @@ for exe in "$B"/bench/*; do
         i=$((i + 1))
     done
 done
+# M4 sweep scaling (bench/sweep.sh; BENCH_SWEEP=0 skips it, RUNS=100 SAMPLES=1000 is M4 in full)
+[ "${BENCH_SWEEP:-1}" = 0 ] || bench/sweep.sh "$B"
 [ "$found" -eq 1 ] || { echo "bench: no benchmark programs in $B/bench" >&2; exit 0; }
 awk -f bench/median.awk "$raw"

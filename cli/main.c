@@ -7,6 +7,8 @@
 
 static const xb_cmd commands[] = {
     { "run", "run one experiment (default: the embedded demo config)", xb_cmd_run },
+    { "sweep", "run a config's [sweep] grid in parallel, resumable, sharded", xb_cmd_sweep },
+    { "merge", "merge the results of sweep directories (shards) into one CSV", xb_cmd_merge },
     { "devices", "list device models, show their parameters, apply pulse trains", xb_cmd_devices },
     { "plot", "figures from results, pulse responses, sweeps, benchmarks (PNG/PDF/SVG)", xb_cmd_plot },
     { "config", "show every config key with its default, unit and range", xb_cmd_config },

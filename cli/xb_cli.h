@@ -28,6 +28,8 @@ int xb_cmd_data(int argc, char **argv);
 int xb_cmd_devices(int argc, char **argv);
 int xb_cmd_run(int argc, char **argv);
 int xb_cmd_plot(int argc, char **argv);
+int xb_cmd_sweep(int argc, char **argv);
+int xb_cmd_merge(int argc, char **argv);
 int xb_cmd_crossbar(int argc, char **argv);
 int xb_cmd_calibrate(int argc, char **argv);        /* cli/cmd_calibrate.c */
 int xb_cmd_predict(int argc, char **argv);          /* cli/cmd_calibrate.c */

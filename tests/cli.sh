@@ -122,5 +122,6 @@ check plot-log-nonpositive 2 "zero.csv:3: energy_per_sample_J = 0 is not positiv
 check plot-unknown-kind 2 "unknown plot kind 'pie'" -- "$X" plot pie "$T/zero.csv" -o "$T/x.png"
 check plot-no-output 2 "no output file" -- "$X" plot sweep "$T/zero.csv"
 mkdir -p "$T/nodata"
+sh tests/sweep.sh "$X" || fail=$((fail+1))
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
