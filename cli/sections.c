@@ -2,11 +2,14 @@
 #include "cli/xb_sections.h"
 #include "core/xb_dataset.h"
 #include "devices/xb_device.h"
+#include "experiments/xb_run.h"
+#include "training/xb_trainer.h"
 
 const xb_section *const xb_cli_sections[] = {
     &xb_section_data,
     &xb_section_device_common,
+    &xb_section_run, &xb_section_net, &xb_section_train,
     NULL,
 };
 
-const char *const xb_cli_section_names[] = { "data", "device", "sweep", NULL };
+const char *const xb_cli_section_names[] = { "data", "device", "sweep", "run", "net", "train", NULL };
