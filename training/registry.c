@@ -6,10 +6,12 @@
 #include "training/xb_trainer.h"
 
 extern const xb_trainer_type xb_trainer_sgd_digital, xb_trainer_sgd_analog;
+extern const xb_trainer_type xb_trainer_meta_bnn;
 
 const xb_trainer_type *const xb_trainer_types[] = {
     &xb_trainer_sgd_digital,
     &xb_trainer_sgd_analog,
+    &xb_trainer_meta_bnn,
     NULL,
 };
 

@@ -1,0 +1,130 @@
+/* training/meta_bnn.c: the `meta_bnn` trainer: a binarized MLP with Adam-meta
+ * (ALGORITHMS.md 3) on training/xb_meta_bnn.h. One call of step = one Adam step on
+ * that batch. [net] layers gives the shape ([net] activation/init are ignored: the
+ * net is sign/BatchNorm with U(+-init_width/2) hidden weights by construction).
+ *
+ * Binary weights: digital (weight_device = none) or ST-MRAM bits in direct mode
+ * (weight_device = stmram: ber_write/ber_read, e_write per write, DEVICES.md 5 and 9).
+ * Writes happen only on flips of sign(W_h). The physical (I, t) -> WER mode of the
+ * `stmram` model and HfOx hidden weights (hidden = hfox, ALGORITHMS.md 2) need the
+ * devices branch and are not wired yet: hidden = hfox is refused with a message.
+ *
+ * Energy ledger (DEVICES.md 9, [Hor14]): device writes (flips x e_write), the digital
+ * Adam-meta update (about 12 fp32 ops per weight per step, booked as 6 adds + 6
+ * mults, plus one exp where the attenuation applies, booked as 10 MACs for every
+ * weight as an upper bound), SRAM traffic of the optimiser (m, v, W_h: 3 words read
+ * and 3 written per weight per step, 5 pJ each). Forward/backward products are not
+ * booked here (they belong to the crossbar layer once it carries the binary weights). */
+#include <string.h>
+
+#include "core/xb_mem.h"
+#include "training/xb_meta_bnn.h"
+#include "training/xb_trainer.h"
+
+enum { P_META, P_DECAY, P_BETA1, P_BETA2, P_EPS, P_INIT_WIDTH, P_HIDDEN, P_WDEV, P_BER_WRITE,
+       P_BER_READ, P_E_WRITE, P_PACKED, P_NPARAMS };
+enum { HIDDEN_DIGITAL, HIDDEN_HFOX };
+enum { WDEV_NONE, WDEV_STMRAM };
+
+static const xb_param_spec mb_params[P_NPARAMS] = {
+    [P_META] = { "meta", 0, "", 0, 100, "metaplasticity m: f_meta = 1 - tanh^2(m |W_h|) (0: plain BNN Adam)", 0, NULL, "[LEH21] (ALGORITHMS.md 3)" },
+    [P_DECAY] = { "decay", 0, "", 0, 1, "weight decay added to the gradient before Adam", 0, NULL, "[LEHCode] README (1e-7)" },
+    [P_BETA1] = { "beta1", 0.9, "", 0, 0.999999, "Adam first-moment decay", 0, NULL, "[LEHCode]" },
+    [P_BETA2] = { "beta2", 0.999, "", 0, 0.99999999, "Adam second-moment decay", 0, NULL, "[LEHCode]" },
+    [P_EPS] = { "eps", 1e-8, "", 1e-30, 1, "Adam epsilon", 0, NULL, "[LEHCode]" },
+    [P_INIT_WIDTH] = { "init_width", 0.1, "", 1e-9, 100, "hidden weights start U(+-init_width/2)", 0, NULL, "[LEHCode] main.py" },
+    [P_HIDDEN] = { "hidden", 0, "", 0, 0, "where hidden weights live: digital float (hfox: not available yet)", XB_P_ENUM, "digital|hfox", "ALGORITHMS.md 2-3" },
+    [P_WDEV] = { "weight_device", 0, "", 0, 0, "binary weights: none (exact bits) or stmram (direct-mode bit errors)", XB_P_ENUM, "none|stmram", "DEVICES.md 5" },
+    [P_BER_WRITE] = { "ber_write", 0, "", 0, 0.5, "stmram: probability that a write (a flip) fails", 0, NULL, "[Hirt19]" },
+    [P_BER_READ] = { "ber_read", 0, "", 0, 0.5, "stmram: probability that a read returns the wrong bit", 0, NULL, "[Hirt19]" },
+    [P_E_WRITE] = { "e_write", 0.5e-12, "J", 0, 1e-9, "energy of one binary-weight write", 0, NULL, "DEVICES.md 9 (MTJ write, unverified)" },
+    [P_PACKED] = { "packed", 1, "", 0, 1, "XNOR-popcount for binary x binary products (exact)", XB_P_BOOL, NULL, NULL },
+};
+
+enum { E_WRITE, E_ADAM, E_SRAM, NE };
+static const char *const e_names[NE] = { "energy_write_J", "energy_dig_adam_J", "energy_dig_sram_J" };
+static const double E_ADD = 0.9e-12, E_MUL = 3.7e-12, E_LOAD32 = 5e-12;   /* [Hor14] */
+
+typedef struct mb { xb_mbnn *net; double nweights; int wdev; } mb;
+
+static void mb_free(void *state)
+{
+    mb *s = state;
+    if (!s) return;
+    xb_mbnn_free(s->net);
+    xb_free(s);
+}
+
+static xb_status mb_alloc(void **out, const xb_trainer_setup *su, xb_err *err)
+{
+    *out = NULL;
+    const double *p = su->own;
+    if ((int)p[P_HIDDEN] == HIDDEN_HFOX)
+        return xb_fail(err, XB_EINVAL, "[train] hidden = hfox: HfOx hidden weights are not "
+                       "available in this build (allowed: digital)");
+    if (su->net.nlayers > XB_MBNN_MAX_LAYERS)
+        return xb_fail(err, XB_ERANGE, "[net] layers: meta_bnn takes at most %d layers",
+                       XB_MBNN_MAX_LAYERS);
+    const int wdev = (int)p[P_WDEV];
+    if (wdev == WDEV_NONE && (p[P_BER_WRITE] > 0 || p[P_BER_READ] > 0))
+        return xb_fail(err, XB_EINVAL, "[train] ber_write/ber_read need weight_device = stmram");
+    xb_mbnn_opts o = xb_mbnn_defaults();
+    o.nlayers = su->net.nlayers;
+    for (size_t l = 0; l <= o.nlayers; l++) o.sizes[l] = su->net.sizes[l];
+    o.lr = su->train[XB_TRAIN_LR];
+    o.meta = p[P_META]; o.decay = p[P_DECAY]; o.beta1 = p[P_BETA1]; o.beta2 = p[P_BETA2];
+    o.eps = p[P_EPS]; o.init_width = p[P_INIT_WIDTH];
+    o.ber_write = p[P_BER_WRITE]; o.ber_read = p[P_BER_READ];
+    o.e_write_J = wdev == WDEV_STMRAM ? p[P_E_WRITE] : 0;
+    o.packed = p[P_PACKED] != 0;
+    o.seed = su->seed;
+    mb *s = xb_calloc(1, sizeof *s);
+    if (!s) return xb_fail(err, XB_ENOMEM, "meta_bnn: out of memory");
+    s->wdev = wdev;
+    for (size_t l = 0; l < o.nlayers; l++) s->nweights += (double)o.sizes[l] * o.sizes[l + 1];
+    xb_status st = xb_mbnn_alloc(&s->net, &o, err);
+    if (st) { mb_free(s); return st; }
+    *out = s;
+    return XB_OK;
+}
+
+static size_t mb_step(void *state, const float *x, const unsigned *labels, size_t m)
+{
+    return xb_mbnn_step(((mb *)state)->net, x, labels, m);
+}
+
+static void mb_predict(void *state, const float *x, size_t m, unsigned *pred)
+{
+    xb_mbnn_predict(((mb *)state)->net, x, m, pred);
+}
+
+static void mb_predict_task(void *state, size_t task, const float *x, size_t m, unsigned *pred)
+{
+    xb_mbnn_predict_task(((mb *)state)->net, task, x, m, pred);
+}
+
+static void mb_ledger(void *state, xb_ledger *out)
+{
+    const mb *s = state;
+    xb_mbnn_stats st;
+    xb_mbnn_get_stats(s->net, &st);
+    const double wsteps = (double)st.steps * s->nweights;
+    out->n = NE;
+    for (size_t k = 0; k < NE; k++) out->name[k] = e_names[k];
+    out->J[E_WRITE] = st.write_J;
+    out->J[E_ADAM] = wsteps * (6 * E_ADD + 6 * E_MUL + 10 * (E_ADD + E_MUL));
+    out->J[E_SRAM] = wsteps * 6 * E_LOAD32;
+}
+
+static void mb_task_begin(void *state, size_t task) { xb_mbnn_task_begin(((mb *)state)->net, task); }
+
+static const char *mb_device(void *state) { return ((mb *)state)->wdev == WDEV_STMRAM ? "stmram-direct" : "digital"; }
+
+const xb_trainer_type xb_trainer_meta_bnn = {
+    .name = "meta_bnn",
+    .summary = "binarized MLP + BatchNorm, Adam with metaplasticity (Laborieux et al. 2021)",
+    .params = mb_params, .nparams = P_NPARAMS,
+    .alloc = mb_alloc, .free = mb_free, .step = mb_step, .predict = mb_predict,
+    .ledger = mb_ledger, .task_begin = mb_task_begin, .device_name = mb_device,
+    .predict_task = mb_predict_task,
+};
