@@ -204,7 +204,7 @@ int main(int argc, char **argv)
         xb_mbnn_get_stats(n, &st);
         printf("{\"w2\":\"task_end\",\"task\":%zu,\"s_per_epoch_median\":%.3f,\"train_s_total\":%.2f,"
                "\"flips_total\":%llu,\"write_J\":%.4g,\"samples\":%llu", t + 1,
-               median(sep, ep < 200 ? ep : 200), train_total,
+               ep ? median(sep, ep < 200 ? ep : 200) : 0.0, train_total,
                (unsigned long long)st.flips_total, st.write_J, (unsigned long long)st.samples);
         for (size_t l = 0; l < o.nlayers; l++) {
             xb_mbnn_whstats w;

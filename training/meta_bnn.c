@@ -17,6 +17,7 @@
  * booked here (they belong to the crossbar layer once it carries the binary weights). */
 #include <string.h>
 
+#include "core/xb_config.h"
 #include "core/xb_mem.h"
 #include "training/xb_meta_bnn.h"
 #include "training/xb_trainer.h"
@@ -55,19 +56,32 @@ static void mb_free(void *state)
     xb_free(s);
 }
 
+/* "file:line: " of a [train] key, or "" */
+static const char *where(const xb_trainer_setup *su, const char *key, char *buf, size_t n)
+{
+    const xb_cfg_entry *e = su->cfg ? xb_config_find(su->cfg, "train", key) : NULL;
+    buf[0] = '\0';
+    if (e) xb_config_where(e, buf, n);
+    return buf;
+}
+
 static xb_status mb_alloc(void **out, const xb_trainer_setup *su, xb_err *err)
 {
     *out = NULL;
     const double *p = su->own;
+    char w[300];
     if ((int)p[P_HIDDEN] == HIDDEN_HFOX)
-        return xb_fail(err, XB_EINVAL, "[train] hidden = hfox: HfOx hidden weights are not "
-                       "available in this build (allowed: digital)");
+        return xb_fail(err, XB_EINVAL, "%s[train] hidden = hfox: HfOx hidden weights are not "
+                       "available in this build (allowed: digital)", where(su, "hidden", w, sizeof w));
     if (su->net.nlayers > XB_MBNN_MAX_LAYERS)
         return xb_fail(err, XB_ERANGE, "[net] layers: meta_bnn takes at most %d layers",
                        XB_MBNN_MAX_LAYERS);
     const int wdev = (int)p[P_WDEV];
-    if (wdev == WDEV_NONE && (p[P_BER_WRITE] > 0 || p[P_BER_READ] > 0))
-        return xb_fail(err, XB_EINVAL, "[train] ber_write/ber_read need weight_device = stmram");
+    for (int k = P_BER_WRITE; wdev == WDEV_NONE && k <= P_BER_READ; k++)
+        if (p[k] > 0)
+            return xb_fail(err, XB_EINVAL, "%s[train] %s = %g needs weight_device = stmram "
+                           "(weight_device = none stores exact bits; allowed with none: 0)",
+                           where(su, mb_params[k].name, w, sizeof w), mb_params[k].name, p[k]);
     xb_mbnn_opts o = xb_mbnn_defaults();
     o.nlayers = su->net.nlayers;
     for (size_t l = 0; l <= o.nlayers; l++) o.sizes[l] = su->net.sizes[l];
