@@ -117,9 +117,26 @@ static inline float adam_one(const adam_c *c, int meta_on, float w, float *m, fl
     return w + d;
 }
 
+/* Where a row's flips go: the stored bits and their write errors (ALGORITHMS.md 3:
+ * reprogram only the weights whose sign changed; DEVICES.md 5: a write may fail). */
+typedef struct flipper {
+    float *wb; uint64_t *bits; const xb_rng *rng; double pw;
+    uint64_t flips, failed;
+} flipper;
+
+static inline void flip(flipper *f, size_t j, float w1)
+{
+    f->flips++;
+    if (f->pw > 0 && xb_rng_uniform_d(f->rng, (uint32_t)j, 0) < f->pw) { f->failed++; return; }
+    const uint64_t bit = 1ull << (j % 64);
+    if (w1 < 0.0f) { f->wb[j] = -1.0f; f->bits[j / 64] |= bit; }
+    else { f->wb[j] = 1.0f; f->bits[j / 64] &= ~bit; }
+}
+
 /* adam_one over a row, 4 lanes at a time with the same float operations (so the same
- * bits); leaves the old weights in g (the caller compares signs). */
-static void adam_row4(const adam_c *c, int on, size_t n, float *w, float *m, float *v, float *g)
+ * bits); sign changes of W_h go to fl (may be NULL), detected in the same pass. */
+static void adam_row4(const adam_c *c, int on, size_t n, float *w, float *m, float *v,
+                      const float *g, flipper *fl)
 {
     const __m128 b1 = _mm_set1_ps(c->b1), b2 = _mm_set1_ps(c->b2), c1 = _mm_set1_ps(c->c1),
                  c2 = _mm_set1_ps(c->c2), na = _mm_set1_ps(-c->alpha), eps = _mm_set1_ps(c->eps),
@@ -147,13 +164,17 @@ static void adam_row4(const adam_c *c, int on, size_t n, float *w, float *m, flo
                 d = _mm_blendv_ps(d, _mm_mul_ps(d, f), cond);
             }
         }
-        _mm_storeu_ps(w + j, _mm_add_ps(w0, d));
-        _mm_storeu_ps(g + j, w0);
+        const __m128 w1 = _mm_add_ps(w0, d);
+        _mm_storeu_ps(w + j, w1);
+        if (fl) {
+            const int ch = _mm_movemask_ps(_mm_cmplt_ps(w0, zero)) ^ _mm_movemask_ps(_mm_cmplt_ps(w1, zero));
+            for (int k = 0; ch && k < 4; k++) if (ch >> k & 1) flip(fl, j + (size_t)k, w[j + (size_t)k]);
+        }
     }
     for (; j < n; j++) {
         const float w0 = w[j];
         w[j] = adam_one(c, on, w0, &m[j], &v[j], g[j]);
-        g[j] = w0;
+        if (fl && (w0 < 0.0f) != (w[j] < 0.0f)) flip(fl, j, w[j]);
     }
 }
 
@@ -166,10 +187,10 @@ void xb_mbnn_adam_update(const xb_mbnn_adam *a, int is_weight, size_t n, float *
 }
 
 void xb_mbnn_adam_update_fast(const xb_mbnn_adam *a, int is_weight, size_t n, float *w, float *m,
-                              float *v, float *g)
+                              float *v, const float *g)
 {
     const adam_c c = adam_consts(a);
-    adam_row4(&c, is_weight && a->meta > 0, n, w, m, v, g);
+    adam_row4(&c, is_weight && a->meta > 0, n, w, m, v, g, NULL);
 }
 
 void xb_mbnn_pack(const float *x, size_t rows, size_t cols, uint64_t *bits)
@@ -499,24 +520,12 @@ static void weight_update(xb_mbnn *n, size_t l, const adam_c *c)
     #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (size_t r = 0; r < ou; r++) {
         float *w = n->Wh[l] + r * ni, *m = n->mW[l] + r * ni, *v = n->vW[l] + r * ni;
-        float *g = n->gW[l] + r * ni;
-        float *wb = n->Wb[l] + r * ni;
-        uint64_t *bits = n->bits[l] + r * nwi;
+        const float *g = n->gW[l] + r * ni;
         const xb_rng rng = xb_rng_for_row(n->o.seed, XB_RNG_BER, (uint32_t)l, (uint32_t)r,
                                           (uint32_t)n->st.steps);
-        uint64_t flips = 0, failed = 0;
-        adam_row4(c, on, ni, w, m, v, g);                /* g now holds the old W_h */
-        for (size_t j = 0; j < ni; j++) {
-            const float w0 = g[j], w1 = w[j];
-            if ((w0 < 0.0f) != (w1 < 0.0f)) {           /* a flip: one device write */
-                flips++;
-                if (pw > 0 && xb_rng_uniform_d(&rng, (uint32_t)j, 0) < pw) { failed++; continue; }
-                const uint64_t bit = 1ull << (j % 64);
-                if (w1 < 0.0f) { wb[j] = -1.0f; bits[j / 64] |= bit; }
-                else { wb[j] = 1.0f; bits[j / 64] &= ~bit; }
-            }
-        }
-        n->flipw[r] = flips; n->failw[r] = failed;
+        flipper fl = { n->Wb[l] + r * ni, n->bits[l] + r * nwi, &rng, pw, 0, 0 };
+        adam_row4(c, on, ni, w, m, v, g, &fl);
+        n->flipw[r] = fl.flips; n->failw[r] = fl.failed;
     }
     uint64_t f = 0, fl = 0;                              /* serial, in row order */
     for (size_t r = 0; r < ou; r++) { f += n->flipw[r]; fl += n->failw[r]; }

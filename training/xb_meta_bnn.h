@@ -106,10 +106,9 @@ typedef struct xb_mbnn_adam {
  * Adam; the attenuation applies to weights only). */
 void xb_mbnn_adam_update(const xb_mbnn_adam *a, int is_weight, size_t n, float *w, float *m,
                          float *v, const float *g);
-/* The same update by the 4-lane kernel of the training step (same bits); overwrites g
- * with the old parameters. */
+/* The same update by the 4-lane kernel of the training step (same bits). */
 void xb_mbnn_adam_update_fast(const xb_mbnn_adam *a, int is_weight, size_t n, float *w, float *m,
-                              float *v, float *g);
+                              float *v, const float *g);
 /* Pack rows x cols values into rows x ceil(cols/64) words: bit k of word w of row r
  * is 1 iff x[r][64w + k] < 0 (the padding is 0). */
 void xb_mbnn_pack(const float *x, size_t rows, size_t cols, uint64_t *bits);
