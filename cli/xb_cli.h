@@ -27,5 +27,6 @@ int xb_cmd_config(int argc, char **argv);
 int xb_cmd_data(int argc, char **argv);
 int xb_cmd_devices(int argc, char **argv);
 int xb_cmd_run(int argc, char **argv);
+int xb_cmd_crossbar(int argc, char **argv);
 
 #endif

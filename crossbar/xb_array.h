@@ -51,9 +51,10 @@ const double *xb_array_params(const xb_array *a);
 void xb_array_g_range(const xb_array *a, double *gmin, double *gmax);
 
 /* Faults: draw stuck-on / stuck-off devices and dead rows / columns with the given
- * fractions (FAULT stream); replaces earlier faults. Marks every row dirty. */
-void xb_array_set_faults(xb_array *a, double stuck_on, double stuck_off, double dead_rows,
-                         double dead_cols);
+ * fractions (FAULT stream); replaces earlier faults. Marks every row dirty.
+ * XB_ENOMEM leaves the array without faults. */
+xb_status xb_array_set_faults(xb_array *a, double stuck_on, double stuck_off, double dead_rows,
+                              double dead_cols, xb_err *err);
 /* Per-device fault codes (XB_HEALTHY/XB_STUCK_ON/XB_STUCK_OFF), rows x cols, or NULL if
  * no device is stuck; dead line flags (1 = dead) per row / column, or NULL. */
 const uint8_t *xb_array_stuck(const xb_array *a);
@@ -63,8 +64,10 @@ const uint8_t *xb_array_dead_cols(const xb_array *a);
 /* The noiseless conductance matrix (rows x cols, S), refreshed for dirty rows.
  * Valid until the next pulse / program / drift / fault call on this array. */
 const float *xb_array_G(xb_array *a);
-/* Row sums of G (rows entries, double), for the read energy sum_i V_i^2 sum_j G_ij. */
+/* Row sums of G (rows entries, double), for the read energy sum_i V_i^2 sum_j G_ij,
+ * and column sums (cols entries) for transpose reads; same validity as xb_array_G. */
 const double *xb_array_G_rowsum(xb_array *a);
+const double *xb_array_G_colsum(xb_array *a);
 /* One read with the device model's read noise (READ stream, epoch = read counter,
  * which this call advances) into g (rows x cols). Without XB_DEV_READ_NOISE it equals
  * xb_array_G. Faults apply. */

@@ -48,12 +48,12 @@ xb_status xb_ir_work_alloc(xb_ir_work **out, size_t rows, size_t cols, xb_err *e
 void xb_ir_work_free(xb_ir_work *w);
 
 /* Column currents I (cols, A) of conductances G (rows x cols, row-major, S) driven by
- * V (rows, V). G and V in double for the reference path; float inputs are promoted.
+ * V (rows, V). Inputs are float; the solve runs in double.
  * Warm start from w's last solution when warm != 0 and the shape matches.
- * XB_ENUMERIC if the solver does not reach tol in max_iter. Node voltages, if wanted,
+ * Iout gets the currents. XB_ENUMERIC if the solver misses tol in max_iter. Node voltages, if wanted,
  * are in xb_ir_nodes after the call (u: rows x cols, then v: rows x cols). */
 xb_status xb_ir_solve(xb_ir_work *w, const float *G, const float *V, size_t rows,
-                      size_t cols, const xb_ir_opts *o, int warm, double *I,
+                      size_t cols, const xb_ir_opts *o, int warm, double *Iout,
                       xb_ir_result *res, xb_err *err);
 const double *xb_ir_nodes(const xb_ir_work *w);
 

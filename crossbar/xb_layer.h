@@ -146,6 +146,11 @@ const xb_energy_units *xb_layer_energy_units(const xb_layer *L);
 size_t xb_layer_ntiles(const xb_layer *L);
 xb_array *xb_layer_tile(xb_layer *L, size_t t, xb_array **minus, size_t *row0, size_t *col0);
 
+/* Sticky status: XB_OK, or the first failure of a call that returns nothing (an
+ * out-of-memory scratch buffer, an IR-drop solve that did not converge); the outputs of
+ * that call are NaN. Cleared by reading it with clear = 1. */
+xb_status xb_layer_status(xb_layer *L, xb_err *err, int clear);
+
 /* Change one [crossbar] value after allocation (peripherals, update mode, BL...);
  * tile sizes and mapping are fixed at allocation (XB_EINVAL). Range-checked. */
 xb_status xb_layer_set(xb_layer *L, int key, double value, xb_err *err);

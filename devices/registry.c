@@ -6,11 +6,16 @@
 #include "devices/xb_device.h"
 
 extern const xb_device_type xb_device_linear, xb_device_softbounds, xb_device_expstep;
+extern const xb_device_type xb_device_hfox, xb_device_stmram, xb_device_ftj, xb_device_dw;
 
 const xb_device_type *const xb_device_types[] = {
     &xb_device_linear,
     &xb_device_softbounds,
     &xb_device_expstep,
+    &xb_device_hfox,
+    &xb_device_stmram,
+    &xb_device_ftj,
+    &xb_device_dw,
     NULL,
 };
 

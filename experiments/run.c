@@ -110,6 +110,13 @@ static double now_s(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+static double cpu_s(void)          /* CPU seconds of every thread of the process */
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 /* ---- the data: data sets and the task stream ---- */
 typedef struct tasks {
     xb_dataset *ds[8];          /* owned: train/test pairs (and their subsets) */
@@ -189,9 +196,8 @@ typedef struct runner {
     tasks data;
     char dir[1024], csv_path[1100], json_path[1100];
     sbuf csv, prefix;           /* results.csv text; the config columns of every row */
-    xb_ledger led0;             /* the ledger's column names are fixed at the start */
     size_t samples;
-    double t0, train_s;
+    double t0, train_s, train_cpu_s;
     double last_acc_mean;
     float *xbuf;                /* XB_NET_CHUNK samples */
     unsigned *lbuf, *pbuf;
@@ -213,8 +219,10 @@ static void csv_header(runner *r)
     sb_printf(b, "run,algorithm,device,dataset,tasks,layers,activation,lr,batch,epochs,seed,");
     for (size_t k = 0; k < r->T->nparams; k++) sb_printf(b, "%s,", r->T->params[k].name);
     sb_printf(b, "task,eval_task,epoch,samples_seen,accuracy,train_accuracy,");
-    for (size_t k = 0; k < r->led0.n; k++) sb_printf(b, "%s,", r->led0.name[k]);
-    sb_printf(b, "energy_total_J,energy_per_sample_J,train_s,wall_s\n");
+    char nm[64];
+    for (size_t k = 0; k < xb_energy_ncolumns(); k++)
+        sb_printf(b, "%s,", xb_energy_column_name(k, nm, sizeof nm));
+    sb_printf(b, "energy_total_J,energy_per_sample_J,train_s,train_cpu_s,wall_s\n");
 
     sbuf *p = &r->prefix;
     char buf[128];
@@ -236,10 +244,12 @@ static void csv_header(runner *r)
 static xb_status evaluate(runner *r, size_t task, size_t epoch, size_t tr_correct,
                           size_t tr_seen, xb_err *err)
 {
-    xb_ledger led = {0};
+    xb_energy led;
+    xb_energy_reset(&led);
     r->T->ledger(r->tr.state, &led);
-    double total = 0;
-    for (size_t k = 0; k < led.n; k++) total += led.J[k];
+    const double total = xb_energy_total(&led);
+    double vals[256];
+    const size_t nv = xb_energy_ncolumns() <= 256 ? xb_energy_values(&led, vals) : 0;
     double accsum = 0;
     xb_par_blas_threads(xb_par_budget());
     for (size_t e = 0; e <= task; e++) {
@@ -258,9 +268,10 @@ static xb_status evaluate(runner *r, size_t task, size_t epoch, size_t tr_correc
         sbuf *b = &r->csv;
         sb_printf(b, "%s%zu,%zu,%zu,%zu,%.6f,%.6f,", r->prefix.s, task + 1, e + 1, epoch, r->samples,
                   acc, tr_seen ? (double)tr_correct / (double)tr_seen : 0.0);
-        for (size_t k = 0; k < led.n; k++) sb_printf(b, "%.9g,", led.J[k]);
-        sb_printf(b, "%.9g,%.9g,%.3f,%.3f\n", total, r->samples ? total / (double)r->samples : 0.0,
-                  r->train_s, now_s() - r->t0);
+        for (size_t k = 0; k < nv; k++) sb_printf(b, "%.9g,", vals[k]);
+        sb_printf(b, "%.9g,%.9g,%.3f,%.3f,%.3f\n", total,
+                  r->samples ? total / (double)r->samples : 0.0, r->train_s, r->train_cpu_s,
+                  now_s() - r->t0);
     }
     xb_par_blas_threads(r->blas_train);
     r->last_acc_mean = accsum / (double)(task + 1);
@@ -423,7 +434,6 @@ xb_status xb_run(const xb_config *c, const xb_run_opts *o, xb_run_summary *sum, 
     r->lbuf = xb_malloc((size_t)XB_NET_CHUNK * sizeof(unsigned));
     r->pbuf = xb_malloc((size_t)XB_NET_CHUNK * sizeof(unsigned));
     if (!r->xbuf || !r->lbuf || !r->pbuf) { st = xb_fail(err, XB_ENOMEM, "run: out of memory"); goto out; }
-    r->T->ledger(r->tr.state, &r->led0);
     csv_header(r);
     if ((st = write_json(r, "running", err))) goto out;
 
@@ -453,9 +463,10 @@ xb_status xb_run(const xb_config *c, const xb_run_opts *o, xb_run_summary *sum, 
                 const size_t m = n - i < batch ? n - i : batch;
                 const size_t mm = m < XB_NET_CHUNK ? m : XB_NET_CHUNK;
                 for (size_t s = 0; s < mm; s++) xb_task_sample(t, 0, order[i + s], r->xbuf + s * dim, r->lbuf + s);
-                const double ts0 = now_s();
+                const double ts0 = now_s(), tc0 = cpu_s();
                 correct += r->T->step(r->tr.state, r->xbuf, r->lbuf, mm);
                 r->train_s += now_s() - ts0;
+                r->train_cpu_s += cpu_s() - tc0;
                 i += mm; r->samples += mm; done_total += mm;
                 if (o && o->stop && *o->stop) { stopped = 1; break; }
                 if (every && r->samples % every == 0 && i < n &&
@@ -473,9 +484,10 @@ xb_status xb_run(const xb_config *c, const xb_run_opts *o, xb_run_summary *sum, 
     sum->samples = r->samples;
     sum->tasks = task;
     sum->accuracy = r->last_acc_mean;
-    xb_ledger led = {0};
+    xb_energy led;
+    xb_energy_reset(&led);
     r->T->ledger(r->tr.state, &led);
-    for (size_t k = 0; k < led.n; k++) sum->energy_J += led.J[k];
+    sum->energy_J = xb_energy_total(&led);
     sum->energy_per_sample_J = r->samples ? sum->energy_J / (double)r->samples : 0;
     sum->train_s = r->train_s;
     sum->wall_s = now_s() - r->t0;

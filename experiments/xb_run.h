@@ -5,13 +5,15 @@
  * results.csv is tidy: one row per (evaluation point, evaluated task), columns
  *   run, algorithm, device, dataset, tasks, layers, activation, lr, batch, epochs, seed,
  *   <the trainer's own [train] keys>, task, eval_task, epoch, samples_seen, accuracy,
- *   train_accuracy, <energy ledger items, *_J>, energy_total_J, energy_per_sample_J,
- *   train_s, wall_s
+ *   train_accuracy, <the xb_energy columns: e_read_J ... e_total_J, n_read ... n_clipped>,
+ *   energy_total_J, energy_per_sample_J, train_s, train_cpu_s, wall_s
  * where task is the task being trained (1-based), eval_task the task evaluated,
  * samples_seen the training samples so far (all tasks), train_accuracy the running
  * accuracy of the training forward passes since the epoch began, energy the training
  * energy so far (evaluation is not booked), train_s the seconds spent in training
- * steps (no evaluation), wall_s the seconds since the run began.
+ * steps (no evaluation), train_cpu_s the CPU seconds of those steps (all threads; on a
+ * shared machine train_s / train_cpu_s shows how much of the time was ours), wall_s the
+ * seconds since the run began.
  * Both files are rewritten whole after each evaluation, through a temporary file and
  * rename(2), so an interrupted run leaves complete files with what was measured. */
 #ifndef XB_RUN_H

@@ -74,6 +74,17 @@ static void test_digital_separable(void)
     CU_ASSERT_EQUAL(acc, 1.0);
 }
 
+static void test_analog_separable_linear(void)
+{
+    /* the same problem on ideal crossbars of linear (constant-step) devices with the
+     * stochastic pulse update: C = sqrt(lr / (BL dw_min)) = 1 */
+    const double acc = tiny_train("sgd_analog",
+        "bl = 10\n[device]\ntype = linear\ndw_min = 0.01\nw_max = 2\nw_min = -2\n"
+        "[crossbar]\nideal = true\ndw_min = 0.01\n", 60, 0.1);
+    CU_ASSERT(acc >= 0.95);
+    if (acc < 0.95) fprintf(stderr, "analog separable: %g\n", acc);
+}
+
 /* Central differences of the loss against xb_net_backward: dL/dW_l[i][j] = -d_l[i] h_l[j].
  * Float forward passes carry a relative error of about n*u (u = 2^-24, n <= 8 terms per
  * dot product), so the difference quotient has a roundoff error of about
@@ -132,7 +143,8 @@ static void test_gradient_fd_hsigmoid(void) { fd_check(XB_ACT_HSIGMOID); }
 static void test_batched_predict_matches_single(void)
 {
     /* the batched (sgemm) evaluation must pick the class of the per-sample forward pass */
-    const xb_net_spec spec = { .nlayers = 2, .sizes = { 20, 9, 4 }, .act = XB_ACT_SIGMOID };
+    const xb_net_spec spec = { .nlayers = 2, .sizes = { 20, 9, 4 }, .act = XB_ACT_SIGMOID,
+                               .init = XB_INIT_XAVIER };
     xb_net *n = NULL;
     xb_err err = {0};
     CU_ASSERT_FATAL(xb_net_alloc(&n, &spec, 5, &err) == XB_OK);
@@ -141,12 +153,66 @@ static void test_batched_predict_matches_single(void)
     unsigned pred[M];
     const xb_rng r = xb_rng_for_row(1, XB_RNG_TEST, 1, 0, 0);
     xb_rng_fill_uniform(&r, 0, M * 20, x);
+    for (size_t k = 0; k < M * 20; k++) x[k] = 8 * x[k] - 4;
     xb_net_predict(n, x, M, pred);
-    size_t same = 0;
-    for (size_t s = 0; s < M; s++) same += xb_net_forward(n, x + s * 20, 0) == pred[s];
+    size_t same = 0, seen[4] = {0}, classes = 0;
+    for (size_t s = 0; s < M; s++) {
+        same += xb_net_forward(n, x + s * 20, 0) == pred[s];
+        seen[pred[s] & 3]++;
+    }
+    for (size_t k = 0; k < 4; k++) classes += seen[k] > M / 20;
     CU_ASSERT_EQUAL(same, M);
+    CU_ASSERT(classes >= 3);            /* diverse outputs, so a wrong bias would show */
     xb_free(x);
     xb_net_free(n);
+}
+
+static void test_net_alloc_every_failure(void)
+{
+    /* fail allocation k = 0, 1, ...: every failure returns XB_ENOMEM with nothing held
+     * (leaks would show in make check-asan) until the allocation succeeds */
+    const xb_net_spec spec = { .nlayers = 2, .sizes = { 6, 5, 3 } };
+    long k;
+    for (k = 0; k < 100; k++) {
+        xb_net *n = (xb_net *)1;
+        xb_err err = {0};
+        xb_mem_fail_nth(k);
+        const xb_status st = xb_net_alloc(&n, &spec, 1, &err);
+        xb_mem_fail_nth(-1);
+        if (st == XB_OK) { xb_net_free(n); break; }
+        CU_ASSERT(st == XB_ENOMEM && n == NULL && err.msg[0] != '\0');
+    }
+    CU_ASSERT(k > 5 && k < 100);             /* net + per-layer buffers: several allocations */
+}
+
+static void test_trainer_alloc_every_failure(void)
+{
+    /* both trainers, batch 2 for sgd_digital (its gradient buffers) */
+    static const char *const inis[] = {
+        "[net]\nlayers = 6-5-3\n[train]\nalgorithm = sgd_digital\nbatch = 2\n",
+        "[net]\nlayers = 6-5-3\n[train]\nalgorithm = sgd_analog\n[device]\ntype = softbounds\n",
+    };
+    for (size_t t = 0; t < 2; t++) {
+        xb_config *c = xb_config_alloc();
+        xb_err err = {0};
+        CU_ASSERT_FATAL(xb_config_load_string(c, inis[t], "a.ini", &err) == XB_OK);
+        xb_net_spec net;
+        const xb_trainer_type *T;
+        double tp[XB_TRAIN_NPARAMS], own[64];
+        CU_ASSERT_FATAL(xb_trainer_config(c, &net, &T, tp, own, &err) == XB_OK);
+        const xb_trainer_setup su = { .cfg = c, .net = net, .train = tp, .own = own, .seed = 2 };
+        long k;
+        for (k = 0; k < 1000; k++) {
+            void *s = (void *)1;
+            xb_mem_fail_nth(k);
+            const xb_status st = T->alloc(&s, &su, &err);
+            xb_mem_fail_nth(-1);
+            if (st == XB_OK) { T->free(s); break; }
+            CU_ASSERT(st == XB_ENOMEM && s == NULL);
+        }
+        CU_ASSERT(k > 3 && k < 1000);
+        xb_config_free(c);
+    }
 }
 
 static void test_parse_layers(void)
@@ -232,6 +298,58 @@ static void test_results_columns(void)
     free(js);
 }
 
+/* results.csv without the timing columns (train_s, train_cpu_s, wall_s: the last three). */
+static char *csv_untimed(const char *path)
+{
+    char *s = slurp(path);
+    if (!s) return NULL;
+    char *o = s;
+    for (char *line = s; *line;) {
+        char *nl = strchr(line, '\n');
+        if (!nl) break;
+        char *c = nl;
+        for (int k = 0; k < 3 && c > line; ) if (*--c == ',') k++;
+        const size_t len = (size_t)(c - line);
+        memmove(o, line, len);
+        o += len;
+        *o++ = '\n';
+        line = nl + 1;
+    }
+    *o = '\0';
+    return s;
+}
+
+static void test_run_threads_bit_identical(void)
+{
+    /* sgd_analog with C2C noise, read noise and converters on: the same results.csv with
+     * 1 and 2 threads in every row loop (forced, whatever the array size) */
+    if (!xb_test_data_dir()) { fprintf(stderr, "no data: skipped\n"); return; }
+    static const char *const ini =
+        "[data]\ndataset = mnist\ntrain_limit = 150\ntest_limit = 100\n"
+        "[net]\nlayers = 784-12-10\n[train]\nalgorithm = sgd_analog\nepochs = 1\nlr = 0.05\n"
+        "[device]\ntype = softbounds\n";
+    char out1[512], out2[512], p1[600], p2[600];
+    xb_test_path("thr1", out1, sizeof out1);
+    xb_test_path("thr2", out2, sizeof out2);
+    xb_err err = {0};
+    xb_par_force(1);
+    xb_par_blas_threads(1);
+    xb_status st = run_ini(ini, out1, &err);
+    if (st) fprintf(stderr, "%s\n", err.msg);
+    xb_par_force(2);
+    if (!st) st = run_ini(ini, out2, &err);
+    xb_par_force(0);
+    CU_ASSERT_FATAL(st == XB_OK);
+    snprintf(p1, sizeof p1, "%s/results.csv", out1);
+    snprintf(p2, sizeof p2, "%s/results.csv", out2);
+    char *a = csv_untimed(p1), *b = csv_untimed(p2);
+    CU_ASSERT_FATAL(a && b);
+    CU_ASSERT(strlen(a) > 200);
+    CU_ASSERT_STRING_EQUAL(a, b);
+    free(a);
+    free(b);
+}
+
 static void expect_error(const char *ini, xb_status code, const char *const *parts)
 {
     char out[512];
@@ -280,7 +398,11 @@ static void test_bad_configs(void)
 
 XB_SUITE(training,
          XB_TEST(test_parse_layers),
+         XB_TEST(test_net_alloc_every_failure),
+         XB_TEST(test_trainer_alloc_every_failure),
          XB_TEST(test_digital_separable),
+         XB_TEST(test_analog_separable_linear),
+         XB_TEST(test_run_threads_bit_identical),
          XB_TEST(test_gradient_fd_sigmoid),
          XB_TEST(test_gradient_fd_relu),
          XB_TEST(test_gradient_fd_hsigmoid),

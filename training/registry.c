@@ -82,6 +82,10 @@ xb_status xb_trainer_config(const xb_config *c, xb_net_spec *net, const xb_train
     const xb_param_spec *tabs[2] = { train_params, (*T)->params };
     const size_t ns[2] = { XB_TRAIN_NPARAMS, (*T)->nparams };
     st = xb_config_check_keys(c, "train", tabs, ns, (*T)->params ? 2 : 1, NULL, err);
+    if (st && err) {              /* a key of another trainer: say which trainer is in use */
+        const size_t len = strlen(err->msg);
+        snprintf(err->msg + len, sizeof err->msg - len, " (with [train] algorithm = %s)", (*T)->name);
+    }
     if (!st) st = xb_config_params(c, "train", train_params, XB_TRAIN_NPARAMS, train, err);
     if (!st && (*T)->params) st = xb_config_params(c, "train", (*T)->params, (*T)->nparams, own, err);
     return st;

@@ -4,20 +4,17 @@
  *
  * With batch B > 1 the deltas of B samples are computed with the weights of the
  * batch's start and their mean outer product is applied once (W += lr/B sum delta h^T).
- * Energy: the digital work a chip would do, booked with the Horowitz 45 nm table
- * (DEVICES.md section 9): 2 flops per weight per MVM (mult + add) forward and backward,
- * 2 per weight per update; every weight read from SRAM once per pass. */
+ * Energy: the digital work a chip would do, booked with the [energy] defaults (Horowitz
+ * 45 nm, DEVICES.md section 9): one fp32 mult + add per weight for the forward pass,
+ * the backward pass (layers >= 2) and the update; every weight read once per pass from
+ * a 1 MB SRAM (64-bit accesses carry two weights); activation + derivative as 4 fp32
+ * mult + 4 add per neuron (an estimate: sigmoid by a short polynomial). */
 #include <cblas.h>
 #include <string.h>
 
 #include "core/xb_mem.h"
 #include "training/xb_trainer.h"
 
-enum { E_MAC, E_SRAM, E_ACT, NE };
-static const char *const e_names[NE] = { "energy_dig_mac_J", "energy_dig_sram_J",
-                                         "energy_dig_act_J" };
-/* [Hor14] via DEVICES.md section 9: fp32 add 0.9 pJ + mult 3.7 pJ; SRAM 32-bit load 5 pJ. */
-static const double E_FMAC = 4.6e-12, E_LOAD32 = 5e-12, E_EXPF = 10 * 4.6e-12;
 
 typedef struct dig {
     xb_net *net;
@@ -25,7 +22,8 @@ typedef struct dig {
     size_t batch;
     float **acc;             /* batch > 1: accumulated sum of delta h^T per layer */
     size_t nacc;
-    double E[NE];
+    xb_energy E;
+    xb_energy_units u;
     double nweights, nneurons, nweights_bwd;
 } dig;
 
@@ -46,6 +44,7 @@ static xb_status dig_alloc(void **out, const xb_trainer_setup *su, xb_err *err)
     if (!s) return xb_fail(err, XB_ENOMEM, "sgd_digital: out of memory");
     xb_status st = xb_net_alloc(&s->net, &su->net, su->seed, err);
     s->lr = (float)su->train[XB_TRAIN_LR];
+    xb_energy_units_init(&s->u, NULL);
     s->batch = (size_t)su->train[XB_TRAIN_BATCH];
     for (size_t l = 0; l < su->net.nlayers; l++) {
         const double w = (double)su->net.sizes[l + 1] * (su->net.sizes[l] + 1);
@@ -94,9 +93,9 @@ static size_t dig_step(void *state, const float *x, const unsigned *labels, size
     }
     /* forward + backward + update: 3 passes over the weights (backward skips layer 0) */
     const double macs = (double)m * (2 * s->nweights + s->nweights_bwd);
-    s->E[E_MAC] += macs * E_FMAC;
-    s->E[E_SRAM] += macs * E_LOAD32;
-    s->E[E_ACT] += (double)m * 2 * s->nneurons * E_EXPF;
+    xb_energy_op(&s->E, &s->u, XB_E_FP32_MULT, macs + 4.0 * (double)m * s->nneurons);
+    xb_energy_op(&s->E, &s->u, XB_E_FP32_ADD, macs + 4.0 * (double)m * s->nneurons);
+    xb_energy_op(&s->E, &s->u, XB_E_SRAM1M, macs / 2);
     return correct;
 }
 
@@ -106,12 +105,7 @@ static void dig_predict(void *state, const float *x, size_t m, unsigned *pred)
     xb_net_predict(s->net, x, m, pred);
 }
 
-static void dig_ledger(void *state, xb_ledger *out)
-{
-    const dig *s = state;
-    out->n = NE;
-    for (size_t k = 0; k < NE; k++) { out->name[k] = e_names[k]; out->J[k] = s->E[k]; }
-}
+static void dig_ledger(void *state, xb_energy *out) { *out = ((const dig *)state)->E; }
 
 static const char *dig_device(void *state) { (void)state; return "digital"; }
 
@@ -121,7 +115,3 @@ const xb_trainer_type xb_trainer_sgd_digital = {
     .alloc = dig_alloc, .free = dig_free, .step = dig_step, .predict = dig_predict,
     .ledger = dig_ledger, .device_name = dig_device,
 };
-
-/* The net of a digital trainer, for tests (gradient checks). */
-xb_net *xb_sgd_digital_net(void *state);
-xb_net *xb_sgd_digital_net(void *state) { return ((dig *)state)->net; }

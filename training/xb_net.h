@@ -90,8 +90,8 @@ unsigned xb_net_forward(xb_net *n, const float *x, int train);
 /* Cross-entropy of the last forward pass for `label` (natural log). */
 double xb_net_loss(const xb_net *n, unsigned label);
 /* Deltas of every layer for `label` after xb_net_forward (d[L-1] = onehot - p, then
- * d[l-1] = (W_l^T d_l) * act'(z_{l-1})). With ste_clip, sign's straight-through gradient
- * passes only where |z| <= 1. */
+ * d[l-1] = (W_l^T d_l) * act'(z_{l-1})); for sign, act' is the straight-through
+ * gradient 1{|z| <= 1}. */
 void xb_net_backward(xb_net *n, unsigned label);
 /* Digital SGD step on every digital layer: W_l += lr * d_l h_l^T. */
 void xb_net_sgd_update(xb_net *n, float lr);

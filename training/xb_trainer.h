@@ -18,6 +18,7 @@
 
 #include "core/xb_err.h"
 #include "core/xb_param.h"
+#include "crossbar/xb_energy.h"
 #include "training/xb_net.h"
 
 struct xb_config;
@@ -38,14 +39,6 @@ typedef struct xb_trainer_setup {
     uint32_t seed;
 } xb_trainer_setup;
 
-enum { XB_LEDGER_MAX = 32 };
-/* An energy ledger as the trainer reports it: named items in joules, in a fixed order
- * (the order of the results.csv columns, which must not change during a run). */
-typedef struct xb_ledger {
-    size_t n;
-    const char *name[XB_LEDGER_MAX];   /* column names, e.g. "energy_read_J" (static) */
-    double J[XB_LEDGER_MAX];
-} xb_ledger;
 
 typedef struct xb_trainer_type {
     const char *name, *summary;
@@ -59,8 +52,8 @@ typedef struct xb_trainer_type {
     size_t (*step)(void *state, const float *x, const unsigned *labels, size_t m);
     /* Predicted classes of m samples (evaluation; books no training energy). */
     void (*predict)(void *state, const float *x, size_t m, unsigned *pred);
-    /* The training energy so far (J per item, cumulative since alloc). */
-    void (*ledger)(void *state, xb_ledger *out);
+    /* The training energy so far (cumulative since alloc; evaluation not included). */
+    void (*ledger)(void *state, xb_energy *out);
     /* A new task begins (optimiser resets etc.); may be NULL. */
     void (*task_begin)(void *state, size_t task);
     /* Device and peripheral description for results.csv ("softbounds", "-"); may be NULL. */
