@@ -55,3 +55,4 @@ for l in open(sys.argv[1]):
             "$(tr '\n' ' ' < "$T/ours")" "$(tr '\n' ' ' < "$T/ref")"
     done
 done
+[ -x "$(dirname "$X")/bench/meta_bnn" ] && "$HERE/bench/meta_bnn.sh" "$(dirname "$X")"   # W2 meta_bnn vs ref/meta_bnn.py (issue 12; build it with make bench)

@@ -9,11 +9,12 @@
  * `stmram` model and HfOx hidden weights (hidden = hfox, ALGORITHMS.md 2) need the
  * devices branch and are not wired yet: hidden = hfox is refused with a message.
  *
- * Energy ledger (DEVICES.md 9, [Hor14]): device writes (flips x e_write), the digital
- * Adam-meta update (about 12 fp32 ops per weight per step, booked as 6 adds + 6
- * mults, plus one exp where the attenuation applies, booked as 10 MACs for every
- * weight as an upper bound), SRAM traffic of the optimiser (m, v, W_h: 3 words read
- * and 3 written per weight per step, 5 pJ each). Forward/backward products are not
+ * Energy ledger (crossbar/xb_energy.h items; DEVICES.md 9, [Hor14]): `program` = one
+ * device write per flip at e_write (count = flips, also in the `writes` counter); the
+ * digital Adam-meta update as fp32 adds and mults (6 + 6 per weight per step, plus one
+ * exp where the attenuation applies, booked as 10 MACs for every weight: an upper
+ * bound); SRAM traffic of the optimiser (m, v, W_h: 3 words read and 3 written per
+ * weight per step = 3 64-bit accesses, 1 MB SRAM). Forward/backward products are not
  * booked here (they belong to the crossbar layer once it carries the binary weights). */
 #include <string.h>
 
@@ -42,11 +43,7 @@ static const xb_param_spec mb_params[P_NPARAMS] = {
     [P_PACKED] = { "packed", 1, "", 0, 1, "XNOR-popcount for binary x binary products (exact)", XB_P_BOOL, NULL, NULL },
 };
 
-enum { E_WRITE, E_ADAM, E_SRAM, NE };
-static const char *const e_names[NE] = { "energy_write_J", "energy_dig_adam_J", "energy_dig_sram_J" };
-static const double E_ADD = 0.9e-12, E_MUL = 3.7e-12, E_LOAD32 = 5e-12;   /* [Hor14] */
-
-typedef struct mb { xb_mbnn *net; double nweights; int wdev; } mb;
+typedef struct mb { xb_mbnn *net; double nweights; int wdev; xb_energy_units u; } mb;
 
 static void mb_free(void *state)
 {
@@ -95,6 +92,7 @@ static xb_status mb_alloc(void **out, const xb_trainer_setup *su, xb_err *err)
     mb *s = xb_calloc(1, sizeof *s);
     if (!s) return xb_fail(err, XB_ENOMEM, "meta_bnn: out of memory");
     s->wdev = wdev;
+    xb_energy_units_init(&s->u, NULL);
     for (size_t l = 0; l < o.nlayers; l++) s->nweights += (double)o.sizes[l] * o.sizes[l + 1];
     xb_status st = xb_mbnn_alloc(&s->net, &o, err);
     if (st) { mb_free(s); return st; }
@@ -117,17 +115,18 @@ static void mb_predict_task(void *state, size_t task, const float *x, size_t m, 
     xb_mbnn_predict_task(((mb *)state)->net, task, x, m, pred);
 }
 
-static void mb_ledger(void *state, xb_ledger *out)
+static void mb_ledger(void *state, xb_energy *out)
 {
     const mb *s = state;
     xb_mbnn_stats st;
     xb_mbnn_get_stats(s->net, &st);
     const double wsteps = (double)st.steps * s->nweights;
-    out->n = NE;
-    for (size_t k = 0; k < NE; k++) out->name[k] = e_names[k];
-    out->J[E_WRITE] = st.write_J;
-    out->J[E_ADAM] = wsteps * (6 * E_ADD + 6 * E_MUL + 10 * (E_ADD + E_MUL));
-    out->J[E_SRAM] = wsteps * 6 * E_LOAD32;
+    xb_energy_reset(out);
+    xb_energy_add(out, XB_E_PROGRAM, (double)st.flips_total, st.write_J);  /* one per flip */
+    xb_energy_count(out, XB_C_WRITES, (double)st.flips_total);
+    xb_energy_op(out, &s->u, XB_E_FP32_ADD, 16 * wsteps);    /* 6 + the exp as 10 MACs */
+    xb_energy_op(out, &s->u, XB_E_FP32_MULT, 16 * wsteps);
+    xb_energy_op(out, &s->u, XB_E_SRAM1M, 3 * wsteps);       /* 6 words = 3 64-bit accesses */
 }
 
 static void mb_task_begin(void *state, size_t task) { xb_mbnn_task_begin(((mb *)state)->net, task); }
