@@ -8,6 +8,7 @@
 #include "core/xb_mem.h"
 #include "core/xb_par.h"
 #include "core/xb_rng.h"
+#include "devices/xb_device.h"
 #include "training/xb_meta_bnn.h"
 #include "training/xb_trainer.h"
 #include "tests/xb_test.h"
@@ -334,6 +335,40 @@ static void test_alloc_failures(void)
     }
 }
 
+static void test_hfox_pulses_and_learning(void)
+{
+    /* ALGORITHMS.md 2: u = 0.4 -> 0 pulses, u = 20 -> 14 on BL, and the mirror */
+    CU_ASSERT_EQUAL(xb_mbnn_pulses(0.4f, 14), 0);
+    CU_ASSERT_EQUAL(xb_mbnn_pulses(20.0f, 14), 14);
+    CU_ASSERT_EQUAL(xb_mbnn_pulses(-20.0f, 14), -14);
+    CU_ASSERT_EQUAL(xb_mbnn_pulses(2.5f, 14), 3);
+    CU_ASSERT_EQUAL(xb_mbnn_pulses(-0.6f, 14), -1);
+    /* a BNN whose hidden weights are HfOx pairs learns the separable problem; every
+     * pulse is counted, and W_b = sign(ln R_BL/R_BLb) = the stored bit */
+    const xb_device_type *T = xb_device_find("hfox");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(T);
+    double p[64];
+    xb_param_defaults(T->params, T->nparams, p);
+    static float x[NS * D];
+    static unsigned y[NS], pred[NS];
+    blobs(1, 0, 1, x, y);
+    xb_mbnn_opts o = xb_mbnn_defaults();
+    o.nlayers = 3; o.sizes[0] = D; o.sizes[1] = 96; o.sizes[2] = 70; o.sizes[3] = 2;
+    o.seed = 11; o.lr = 10; o.bn_lr = 0.008; o.hidden_dev = T; o.hidden_p = p;
+    xb_mbnn *n = NULL;
+    xb_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(xb_mbnn_alloc(&n, &o, &err), XB_OK);
+    train(n, x, y, 10);
+    CU_ASSERT(accuracy(n, 0, x, y, pred) >= 0.98);
+    xb_mbnn_stats st;
+    xb_mbnn_get_stats(n, &st);
+    CU_ASSERT(st.pulses > 0 && st.pulse_J > 0);
+    double e_reset = -1;                               /* DEVICES.md 9: J per reset pulse */
+    for (size_t k = 0; k < T->nparams; k++) if (!strcmp(T->params[k].name, "e_reset")) e_reset = p[k];
+    CU_ASSERT(fabs(st.pulse_J - (double)st.pulses * e_reset) <= 1e-9 * st.pulse_J);
+    xb_mbnn_free(n);
+}
+
 static void test_trainer_registered(void)
 {
     const xb_trainer_type *T = xb_trainer_find("meta_bnn");
@@ -351,4 +386,4 @@ XB_SUITE(meta_bnn, XB_TEST(test_fmeta_direction), XB_TEST(test_meta0_is_plain_ad
          XB_TEST(test_learns_separable), XB_TEST(test_bn_task_restore),
          XB_TEST(test_ber_program_binomial), XB_TEST(test_energy_once_per_flip),
          XB_TEST(test_threads_same_bits), XB_TEST(test_alloc_failures),
-         XB_TEST(test_trainer_registered))
+         XB_TEST(test_hfox_pulses_and_learning), XB_TEST(test_trainer_registered))

@@ -6,8 +6,10 @@
  * Binary weights: digital (weight_device = none) or ST-MRAM bits in direct mode
  * (weight_device = stmram: ber_write/ber_read, e_write per write, DEVICES.md 5 and 9).
  * Writes happen only on flips of sign(W_h). The physical (I, t) -> WER mode of the
- * `stmram` model and HfOx hidden weights (hidden = hfox, ALGORITHMS.md 2) need the
- * devices branch and are not wired yet: hidden = hfox is refused with a message.
+ * `stmram` model is not wired (direct BER only). hidden = hfox (ALGORITHMS.md 2): each
+ * hidden weight is a pair of HfOx weak-RESET devices ([device] keys of `hfox`), Adam's
+ * step in pulses (lr = pulses per unit step, [MajCode] uses 100), BatchNorm Adam at
+ * bn_lr (0.008 by default in that mode).
  *
  * Energy ledger (crossbar/xb_energy.h items; DEVICES.md 9, [Hor14]): `program` = one
  * device write per flip at e_write (count = flips, also in the `writes` counter); the
@@ -20,11 +22,12 @@
 
 #include "core/xb_config.h"
 #include "core/xb_mem.h"
+#include "devices/xb_device.h"
 #include "training/xb_meta_bnn.h"
 #include "training/xb_trainer.h"
 
 enum { P_META, P_DECAY, P_BETA1, P_BETA2, P_EPS, P_INIT_WIDTH, P_HIDDEN, P_WDEV, P_BER_WRITE,
-       P_BER_READ, P_E_WRITE, P_PACKED, P_NPARAMS };
+       P_BER_READ, P_E_WRITE, P_PACKED, P_BN_LR, P_NPARAMS };
 enum { HIDDEN_DIGITAL, HIDDEN_HFOX };
 enum { WDEV_NONE, WDEV_STMRAM };
 
@@ -35,15 +38,16 @@ static const xb_param_spec mb_params[P_NPARAMS] = {
     [P_BETA2] = { "beta2", 0.999, "", 0, 0.99999999, "Adam second-moment decay", 0, NULL, "[LEHCode]" },
     [P_EPS] = { "eps", 1e-8, "", 1e-30, 1, "Adam epsilon", 0, NULL, "[LEHCode]" },
     [P_INIT_WIDTH] = { "init_width", 0.1, "", 1e-9, 100, "hidden weights start U(+-init_width/2)", 0, NULL, "[LEHCode] main.py" },
-    [P_HIDDEN] = { "hidden", 0, "", 0, 0, "where hidden weights live: digital float (hfox: not available yet)", XB_P_ENUM, "digital|hfox", "ALGORITHMS.md 2-3" },
+    [P_HIDDEN] = { "hidden", 0, "", 0, 0, "where hidden weights live: digital float, or hfox pairs (lr = pulses per unit Adam step; [device] hfox keys apply)", XB_P_ENUM, "digital|hfox", "ALGORITHMS.md 2-3" },
     [P_WDEV] = { "weight_device", 0, "", 0, 0, "binary weights: none (exact bits) or stmram (direct-mode bit errors)", XB_P_ENUM, "none|stmram", "DEVICES.md 5" },
     [P_BER_WRITE] = { "ber_write", 0, "", 0, 0.5, "stmram: probability that a write (a flip) fails", 0, NULL, "[Hirt19]" },
     [P_BER_READ] = { "ber_read", 0, "", 0, 0.5, "stmram: probability that a read returns the wrong bit", 0, NULL, "[Hirt19]" },
     [P_E_WRITE] = { "e_write", 0.5e-12, "J", 0, 1e-9, "energy of one binary-weight write", 0, NULL, "DEVICES.md 9 (MTJ write, unverified)" },
     [P_PACKED] = { "packed", 1, "", 0, 1, "XNOR-popcount for binary x binary products (exact)", XB_P_BOOL, NULL, NULL },
+    [P_BN_LR] = { "bn_lr", 0, "", 0, 100, "Adam step of the BatchNorm parameters (0: lr; hfox: 0.008)", 0, NULL, "[MajCode] (ALGORITHMS.md 2)" },
 };
 
-typedef struct mb { xb_mbnn *net; double nweights; int wdev; xb_energy_units u; } mb;
+typedef struct mb { xb_mbnn *net; double nweights; int wdev, hfox; xb_energy_units u; } mb;
 
 static void mb_free(void *state)
 {
@@ -67,9 +71,22 @@ static xb_status mb_alloc(void **out, const xb_trainer_setup *su, xb_err *err)
     *out = NULL;
     const double *p = su->own;
     char w[300];
-    if ((int)p[P_HIDDEN] == HIDDEN_HFOX)
-        return xb_fail(err, XB_EINVAL, "%s[train] hidden = hfox: HfOx hidden weights are not "
-                       "available in this build (allowed: digital)", where(su, "hidden", w, sizeof w));
+    double dev[64];
+    const xb_device_type *D = NULL;
+    if ((int)p[P_HIDDEN] == HIDDEN_HFOX) {
+        D = xb_device_find("hfox");
+        if (!D || D->nparams > 64)
+            return xb_fail(err, XB_EINVAL, "%s[train] hidden = hfox: no hfox device model in "
+                           "this build (allowed: digital)", where(su, "hidden", w, sizeof w));
+        const char *tn = su->cfg ? xb_config_str(su->cfg, "device", "type", "") : "";
+        xb_status st;
+        if (!strcmp(tn, "hfox")) {
+            if ((st = xb_device_params(su->cfg, "device", D, dev, err))) return st;
+        } else if (*tn) {
+            return xb_fail(err, XB_EINVAL, "%s[train] hidden = hfox needs [device] type = hfox "
+                           "(or no [device] section), not '%s'", where(su, "hidden", w, sizeof w), tn);
+        } else xb_param_defaults(D->params, D->nparams, dev);
+    }
     if (su->net.nlayers > XB_MBNN_MAX_LAYERS)
         return xb_fail(err, XB_ERANGE, "[net] layers: meta_bnn takes at most %d layers",
                        XB_MBNN_MAX_LAYERS);
@@ -89,9 +106,12 @@ static xb_status mb_alloc(void **out, const xb_trainer_setup *su, xb_err *err)
     o.e_write_J = wdev == WDEV_STMRAM ? p[P_E_WRITE] : 0;
     o.packed = p[P_PACKED] != 0;
     o.seed = su->seed;
+    o.hidden_dev = D; o.hidden_p = dev;
+    o.bn_lr = p[P_BN_LR] > 0 ? p[P_BN_LR] : (D ? 0.008 : 0);
     mb *s = xb_calloc(1, sizeof *s);
     if (!s) return xb_fail(err, XB_ENOMEM, "meta_bnn: out of memory");
     s->wdev = wdev;
+    s->hfox = D != NULL;
     xb_energy_units_init(&s->u, NULL);
     for (size_t l = 0; l < o.nlayers; l++) s->nweights += (double)o.sizes[l] * o.sizes[l + 1];
     xb_status st = xb_mbnn_alloc(&s->net, &o, err);
@@ -124,6 +144,7 @@ static void mb_ledger(void *state, xb_energy *out)
     xb_energy_reset(out);
     xb_energy_add(out, XB_E_PROGRAM, (double)st.flips_total, st.write_J);  /* one per flip */
     xb_energy_count(out, XB_C_WRITES, (double)st.flips_total);
+    xb_energy_add(out, XB_E_PULSE, (double)st.pulses, st.pulse_J);          /* hfox pulses */
     xb_energy_op(out, &s->u, XB_E_FP32_ADD, 16 * wsteps);    /* 6 + the exp as 10 MACs */
     xb_energy_op(out, &s->u, XB_E_FP32_MULT, 16 * wsteps);
     xb_energy_op(out, &s->u, XB_E_SRAM1M, 3 * wsteps);       /* 6 words = 3 64-bit accesses */
@@ -131,7 +152,12 @@ static void mb_ledger(void *state, xb_energy *out)
 
 static void mb_task_begin(void *state, size_t task) { xb_mbnn_task_begin(((mb *)state)->net, task); }
 
-static const char *mb_device(void *state) { return ((mb *)state)->wdev == WDEV_STMRAM ? "stmram-direct" : "digital"; }
+static const char *mb_device(void *state)
+{
+    const mb *s = state;
+    return s->hfox ? (s->wdev == WDEV_STMRAM ? "hfox+stmram-direct" : "hfox")
+                   : (s->wdev == WDEV_STMRAM ? "stmram-direct" : "digital");
+}
 
 const xb_trainer_type xb_trainer_meta_bnn = {
     .name = "meta_bnn",

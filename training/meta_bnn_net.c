@@ -10,6 +10,7 @@
 #include "core/xb_mem.h"
 #include "core/xb_par.h"
 #include "core/xb_rng.h"
+#include "devices/xb_bank.h"
 #include "training/xb_meta_bnn.h"
 
 enum { BMAX = 1024 };
@@ -43,13 +44,17 @@ struct xb_mbnn {
     double *acc;                                /* 4 x widest layer */
     uint64_t *flipw, *failw;                    /* per row of the widest layer */
     xb_mbnn_stats st;
+    xb_bank *bl[XB_MBNN_MAX_LAYERS], *blb[XB_MBNN_MAX_LAYERS];   /* device mode */
+    int16_t *nbl, *nblb;                        /* pulse counts, largest layer */
+    float *gbl, *gblb;
 };
 
 xb_mbnn_opts xb_mbnn_defaults(void)
 {
     return (xb_mbnn_opts){ .nlayers = 3, .sizes = { 784, 1024, 1024, 10 }, .lr = 0.005,
                            .meta = 0, .decay = 0, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
-                           .init_width = 0.1, .e_write_J = 0.5e-12, .packed = 1, .seed = 1 };
+                           .init_width = 0.1, .e_write_J = 0.5e-12, .packed = 1, .seed = 1,
+                           .n_max = 14 };
 }
 
 /* ---- kernels ---- */
@@ -193,6 +198,12 @@ void xb_mbnn_adam_update_fast(const xb_mbnn_adam *a, int is_weight, size_t n, fl
     adam_row4(&c, is_weight && a->meta > 0, n, w, m, v, g, NULL);
 }
 
+int xb_mbnn_pulses(float u, int n_max)
+{
+    const float c = fminf(fmaxf(u, (float)-n_max), (float)n_max);
+    return (int)roundf(c);
+}
+
 void xb_mbnn_pack(const float *x, size_t rows, size_t cols, uint64_t *bits)
 {
     const size_t nw = (cols + 63) / 64;
@@ -245,6 +256,8 @@ void xb_mbnn_free(xb_mbnn *n)
     for (size_t k = 0; k < XB_MBNN_MAX_TASKS; k++) xb_free(n->saved[k]);
     xb_free(n->bnblock); xb_free(n->d1); xb_free(n->d2); xb_free(n->acc);
     xb_free(n->flipw); xb_free(n->failw);
+    for (size_t l = 0; l < XB_MBNN_MAX_LAYERS; l++) { xb_bank_free(n->bl[l]); xb_bank_free(n->blb[l]); }
+    xb_free(n->nbl); xb_free(n->nblb); xb_free(n->gbl); xb_free(n->gblb);
     xb_free(n);
 }
 
@@ -310,6 +323,28 @@ xb_status xb_mbnn_alloc(xb_mbnn **out, const xb_mbnn_opts *o, xb_err *err)
         for (size_t j = 0; j < ou; j++) { n->bn.gam[l][j] = 1; n->bn.rv[l][j] = 1; }
     }
     init_weights(n);
+    if (o->hidden_dev) {
+        size_t wl = 0;
+        for (size_t l = 0; l < n->L; l++)
+            if (o->sizes[l] * o->sizes[l + 1] > wl) wl = o->sizes[l] * o->sizes[l + 1];
+        ok = (n->nbl = xb_malloc(wl * sizeof(int16_t))) && (n->nblb = xb_malloc(wl * sizeof(int16_t))) &&
+             (n->gbl = xb_malloc(wl * sizeof(float))) && (n->gblb = xb_malloc(wl * sizeof(float)));
+        xb_status st = ok ? XB_OK : xb_fail(err, XB_ENOMEM, "meta_bnn: out of memory");
+        for (size_t l = 0; !st && l < n->L; l++) {
+            /* distinct D2D/C2C streams per layer and side: the bank keys them by seed */
+            const uint32_t s0 = (o->seed ^ ((uint32_t)(2 * l + 1) << 19)) & XB_SEED_MAX;
+            const size_t nw = o->sizes[l] * o->sizes[l + 1];
+            st = xb_bank_alloc(&n->bl[l], o->hidden_dev, o->hidden_p, nw, s0, err);
+            if (!st) st = xb_bank_alloc(&n->blb[l], o->hidden_dev, o->hidden_p, nw,
+                                        s0 ^ (1u << 18), err);
+            if (!st) {
+                xb_bank_conductance(n->bl[l], n->gbl, 0);
+                xb_bank_conductance(n->blb[l], n->gblb, 0);
+                for (size_t j = 0; j < nw; j++) n->Wh[l][j] = logf(n->gblb[j] / n->gbl[j]);
+            }
+        }
+        if (st) { xb_mbnn_free(n); return st; }
+    }
     xb_mbnn_program(n, 0, 0);
     if (o->ber_read > 0) xb_mbnn_set_ber_read(n, o->ber_read);
     *out = n;
@@ -498,6 +533,7 @@ size_t xb_mbnn_step(xb_mbnn *n, const float *x, const unsigned *yl, size_t b)
     for (size_t l = 0; l < L; l++) {
         const size_t ou = n->o.sizes[l + 1];
         adam_c cb = c;
+        if (n->o.bn_lr > 0) cb.alpha = (float)(c.alpha / n->o.lr * n->o.bn_lr);
         float *gb = n->bng[l];
         for (size_t j = 0; j < ou; j++) {                 /* BatchNorm: plain Adam */
             n->bn.gam[l][j] = adam_one(&cb, 0, n->bn.gam[l][j], &n->bnm[l][j], &n->bnv[l][j], gb[j]);
@@ -511,8 +547,45 @@ size_t xb_mbnn_step(xb_mbnn *n, const float *x, const unsigned *yl, size_t b)
 }
 
 /* Adam-meta on layer l's hidden weights; rewrite the stored bits that flip. */
+/* Device mode (ALGORITHMS.md 2): Adam's step as reset pulses on one device of the pair;
+ * the binary weight is the sign of the resistance difference, read after the pulses. */
+static void weight_update_dev(xb_mbnn *n, size_t l, const adam_c *c)
+{
+    const size_t nw = n->o.sizes[l] * n->o.sizes[l + 1], ni = n->o.sizes[l], nwi = n->nw[l];
+    float *w = n->Wh[l], *m = n->mW[l], *v = n->vW[l];
+    const float *g = n->gW[l];
+    const int on = n->o.meta > 0;
+    uint64_t pulses = 0, flips = 0;
+    for (size_t j = 0; j < nw; j++) {
+        /* the Adam step with W_h = ln(R_BL/R_BLb) standing for the hidden weight */
+        const float w0 = w[j], u = adam_one(c, on, w0, &m[j], &v[j], g[j]) - w0;
+        const int k = xb_mbnn_pulses(u, n->o.n_max);
+        n->nbl[j] = (int16_t)(k > 0 ? k : 0);
+        n->nblb[j] = (int16_t)(k < 0 ? -k : 0);
+        pulses += (uint64_t)abs(k);
+    }
+    n->st.pulse_J += xb_bank_pulse(n->bl[l], n->nbl) + xb_bank_pulse(n->blb[l], n->nblb);
+    xb_bank_conductance(n->bl[l], n->gbl, 0);
+    xb_bank_conductance(n->blb[l], n->gblb, 0);
+    for (size_t j = 0; j < nw; j++) {
+        w[j] = logf(n->gblb[j] / n->gbl[j]);             /* ln(R_BL / R_BLb) */
+        const float s = w[j] < 0.0f ? -1.0f : 1.0f;
+        if (s != n->Wb[l][j]) {
+            flips++;
+            const size_t r = j / ni, i = j % ni;
+            const uint64_t bit = 1ull << (i % 64);
+            n->Wb[l][j] = s;
+            if (s < 0) n->bits[l][r * nwi + i / 64] |= bit;
+            else n->bits[l][r * nwi + i / 64] &= ~bit;
+        }
+    }
+    n->st.pulses += pulses;
+    n->st.flips[l] += flips; n->st.flips_total += flips;
+}
+
 static void weight_update(xb_mbnn *n, size_t l, const adam_c *c)
 {
+    if (n->bl[l]) { weight_update_dev(n, l, c); return; }
     const size_t ni = n->o.sizes[l], ou = n->o.sizes[l + 1], nwi = n->nw[l];
     const int on = n->o.meta > 0;
     const double pw = n->o.ber_write;

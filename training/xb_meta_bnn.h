@@ -52,6 +52,15 @@ typedef struct xb_mbnn_opts {
     double e_write_J;           /* energy of one binary-weight write (a flip) */
     int packed;                 /* XNOR-popcount for binary x binary products */
     uint32_t seed;
+    /* Hidden weights in devices (ALGORITHMS.md 2): NULL = digital float W_h. Else each
+     * weight is a pair (BL, BLb) of one-way devices of this type (hfox: weak RESET),
+     * Adam's step u = -lr m^/(sqrt(v^) + eps) (lr = pulses per unit step) becomes
+     * n = round(clip(u, +-n_max)) pulses on BL (n > 0) or BLb (n < 0), and
+     * W_b = sign(R_BL - R_BLb); W_h reads ln(R_BL / R_BLb). Borrowed during alloc. */
+    const struct xb_device_type *hidden_dev;
+    const double *hidden_p;
+    int n_max;                  /* pulse clamp (14) */
+    double bn_lr;               /* BatchNorm Adam step (0: lr) */
 } xb_mbnn_opts;
 
 /* The defaults of ALGORITHMS.md 3 for a 784-1024-1024-10 net (W2 of BENCHMARKS.md). */
@@ -77,6 +86,8 @@ typedef struct xb_mbnn_stats {
     uint64_t flips[XB_MBNN_MAX_LAYERS], failed[XB_MBNN_MAX_LAYERS];
     uint64_t flips_total, steps, samples;
     double write_J;                            /* flips_total * e_write_J, summed per step */
+    uint64_t pulses;                           /* hidden-weight device pulses (hfox mode) */
+    double pulse_J;                            /* their energy, from the device model */
 } xb_mbnn_stats;
 void xb_mbnn_get_stats(const xb_mbnn *n, xb_mbnn_stats *s);
 
@@ -96,6 +107,9 @@ typedef struct xb_mbnn_whstats { double mean, p50, p90, p99, frac_gt1, fmeta; } 
 xb_status xb_mbnn_wh_stats(xb_mbnn *n, size_t l, xb_mbnn_whstats *s, xb_err *err);
 
 /* ---- kernels, exposed for tests and benches ---- */
+/* Signed pulse count of an Adam step u in the device mode: round(clip(u, +-n_max)),
+ * rounding half away from zero (ALGORITHMS.md 2: u = 0.4 -> 0, u = 20 -> 14). */
+int xb_mbnn_pulses(float u, int n_max);
 /* f_meta = 1 - tanh^2(meta |w|), computed as 4e/(1+e)^2, e = exp(-2 meta |w|). */
 float xb_mbnn_fmeta(float meta, float w);
 typedef struct xb_mbnn_adam {
