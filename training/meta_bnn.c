@@ -90,6 +90,13 @@ static xb_status mb_alloc(void **out, const xb_trainer_setup *su, xb_err *err)
     if (su->net.nlayers > XB_MBNN_MAX_LAYERS)
         return xb_fail(err, XB_ERANGE, "[net] layers: meta_bnn takes at most %d layers",
                        XB_MBNN_MAX_LAYERS);
+    if (su->train[XB_TRAIN_BATCH] > XB_NET_CHUNK) {   /* the runner hands over <= CHUNK */
+        char wb[300] = "";
+        const xb_cfg_entry *e = su->cfg ? xb_config_find(su->cfg, "train", "batch") : NULL;
+        if (e) xb_config_where(e, wb, sizeof wb);
+        return xb_fail(err, XB_ERANGE, "%s[train] batch = %.0f is outside [1, %d] for meta_bnn "
+                       "(one Adam step per call of step)", wb, su->train[XB_TRAIN_BATCH], XB_NET_CHUNK);
+    }
     const int wdev = (int)p[P_WDEV];
     for (int k = P_BER_WRITE; wdev == WDEV_NONE && k <= P_BER_READ; k++)
         if (p[k] > 0)
