@@ -369,6 +369,83 @@ static void test_hfox_pulses_and_learning(void)
     xb_mbnn_free(n);
 }
 
+/* Backward pass against an independent double-precision backprop of the documented
+ * network (ALGORITHMS.md 3 + BatchNorm1d in training mode, gamma 1, beta 0 at start). */
+static void test_gradients_match_reference(void)
+{
+    enum { B = 7, N0 = 6, N1 = 9, N2 = 8, K = 3, L = 3 };
+    const size_t sz[L + 1] = { N0, N1, N2, K };
+    xb_mbnn_opts o = xb_mbnn_defaults();
+    o.nlayers = L; o.sizes[0] = N0; o.sizes[1] = N1; o.sizes[2] = N2; o.sizes[3] = K;
+    o.lr = 0; o.seed = 21;
+    xb_mbnn *n = NULL;
+    xb_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(xb_mbnn_alloc(&n, &o, &err), XB_OK);
+    float x[B * N0];
+    unsigned y[B];
+    const xb_rng r = xb_rng_for_row(4, XB_RNG_TEST, 3, 0, 0);
+    xb_rng_fill_normal(&r, 0, B * N0, x);
+    for (size_t s = 0; s < B; s++) y[s] = (unsigned)(s % K);
+    xb_mbnn_step(n, x, y, B);
+    /* reference forward */
+    double in[L + 1][B][16], yb[L][B][16], xh[L][B][16], is[L][16];
+    for (size_t s = 0; s < B; s++) for (size_t k = 0; k < N0; k++) in[0][s][k] = x[s * N0 + k];
+    for (size_t l = 0; l < L; l++) {
+        const float *W = xb_mbnn_hidden(n, l);
+        for (size_t j = 0; j < sz[l + 1]; j++) {
+            double z[B], mu = 0, var = 0;
+            for (size_t s = 0; s < B; s++) {
+                z[s] = 0;
+                for (size_t k = 0; k < sz[l]; k++) z[s] += (W[j * sz[l] + k] < 0 ? -1.0 : 1.0) * in[l][s][k];
+                mu += z[s] / B;
+            }
+            for (size_t s = 0; s < B; s++) var += (z[s] - mu) * (z[s] - mu) / B;
+            is[l][j] = 1 / sqrt(var + 1e-5);
+            for (size_t s = 0; s < B; s++) {
+                xh[l][s][j] = (z[s] - mu) * is[l][j];
+                yb[l][s][j] = xh[l][s][j];                    /* gamma 1, beta 0 */
+                in[l + 1][s][j] = yb[l][s][j] < 0 ? -1.0 : 1.0;
+            }
+        }
+    }
+    /* reference backward: dL/dy of the logits, then layer by layer */
+    double dy[B][16], dn[B][16];
+    for (size_t s = 0; s < B; s++) {
+        double mx = yb[L - 1][s][0], sum = 0;
+        for (size_t k = 1; k < K; k++) mx = fmax(mx, yb[L - 1][s][k]);
+        for (size_t k = 0; k < K; k++) sum += exp(yb[L - 1][s][k] - mx);
+        for (size_t k = 0; k < K; k++) dy[s][k] = (exp(yb[L - 1][s][k] - mx) / sum - (k == y[s])) / B;
+    }
+    int ok = 1, masked = 0;
+    for (size_t l = L; l-- > 0;) {
+        const size_t ou = sz[l + 1], ni = sz[l];
+        for (size_t j = 0; j < ou; j++) {
+            double sd = 0, sdx = 0;
+            for (size_t s = 0; s < B; s++) {
+                if (l + 1 < L && !(fabs(yb[l][s][j]) <= 1)) { dy[s][j] = 0; masked++; }   /* STE */
+                sd += dy[s][j]; sdx += dy[s][j] * xh[l][s][j];
+            }
+            for (size_t s = 0; s < B; s++) dy[s][j] = is[l][j] / B * (B * dy[s][j] - sd - xh[l][s][j] * sdx);
+        }
+        const float *g = xb_mbnn_grad(n, l), *W = xb_mbnn_hidden(n, l);
+        for (size_t j = 0; j < ou; j++)
+            for (size_t k = 0; k < ni; k++) {
+                double ref = 0, mag = 0;
+                for (size_t s = 0; s < B; s++) { ref += dy[s][j] * in[l][s][k]; mag += fabs(dy[s][j] * in[l][s][k]); }
+                ok &= fabs(g[j * ni + k] - ref) <= 1e-4 * mag + 1e-7;   /* float pipeline */
+            }
+        for (size_t s = 0; s < B; s++)
+            for (size_t k = 0; k < ni; k++) {
+                dn[s][k] = 0;
+                for (size_t j = 0; j < ou; j++) dn[s][k] += dy[s][j] * (W[j * ni + k] < 0 ? -1.0 : 1.0);
+            }
+        memcpy(dy, dn, sizeof dy);
+    }
+    CU_ASSERT(ok);
+    CU_ASSERT(masked > 0);                                   /* the STE mask was exercised */
+    xb_mbnn_free(n);
+}
+
 static void test_trainer_registered(void)
 {
     const xb_trainer_type *T = xb_trainer_find("meta_bnn");
@@ -386,4 +463,5 @@ XB_SUITE(meta_bnn, XB_TEST(test_fmeta_direction), XB_TEST(test_meta0_is_plain_ad
          XB_TEST(test_learns_separable), XB_TEST(test_bn_task_restore),
          XB_TEST(test_ber_program_binomial), XB_TEST(test_energy_once_per_flip),
          XB_TEST(test_threads_same_bits), XB_TEST(test_alloc_failures),
-         XB_TEST(test_hfox_pulses_and_learning), XB_TEST(test_trainer_registered))
+         XB_TEST(test_hfox_pulses_and_learning), XB_TEST(test_gradients_match_reference),
+         XB_TEST(test_trainer_registered))

@@ -93,6 +93,8 @@ void xb_mbnn_get_stats(const xb_mbnn *n, xb_mbnn_stats *s);
 
 /* Hidden weights of layer l (sizes[l+1] x sizes[l], row-major); stored bits follow. */
 float *xb_mbnn_hidden(xb_mbnn *n, size_t l);
+/* dL/dW_b of layer l from the last step (weight decay not included; tests). */
+const float *xb_mbnn_grad(const xb_mbnn *n, size_t l);
 /* Re-derive every stored bit from sign(W_h) as a fresh programming of the whole net,
  * each write failing with probability p (draws keyed by `stream`); returns the number
  * of stored bits that now differ from sign(W_h). Books no training energy. */
