@@ -140,8 +140,8 @@ static int cmd_pulse(int argc, char **argv)
         else if ((m = xb_cli_opt(&i, argc, argv, "--out", &v))) out = v;
         else if ((m = xb_cli_opt(&i, argc, argv, "--set", &v)) > 0) {
             char buf[1024];
-            snprintf(buf, sizeof buf, "%s%s", strchr(v, '.') && strchr(v, '.') < strchr(v, '=')
-                                                   ? "" : "device.", v);
+            const char *dot = strchr(v, '.'), *eq = strchr(v, '=');
+            snprintf(buf, sizeof buf, "%s%s", dot && eq && dot < eq ? "" : "device.", v);
             if (xb_config_set(c, buf, &err)) goto fail;
         } else if ((m = xb_cli_opt(&i, argc, argv, "--n-devices", &v)) > 0) {
             errno = 0;

@@ -264,45 +264,41 @@ void xb_array_read_noisy(xb_array *a, float *g)
 
 void xb_array_step(xb_array *a) { a->epoch++; a->colsum_ok = 0; }
 
-/* Pulse one row in the current step; ONE_WAY rows with negative counts go through a
- * filtered copy (row i of scratch, which only this row's caller uses). */
-static double pulse_row(xb_array *a, size_t i, const int16_t *n, double *npulses, double *nwrites)
+/* Pulse one row in the current step. ONE_WAY rows with negative counts go through a
+ * filtered copy (row i of scratch, which only this row's caller uses). Counting the
+ * pulses costs a scan of the row, so only callers that book them ask (count != 0). */
+static double pulse_row(xb_array *a, size_t i, const int16_t *n, int count, double *npulses,
+                        double *nwrites)
 {
     const xb_device_type *T = a->type;
-    long tot = 0, w = 0;
-    int neg = 0;
-    for (size_t j = 0; j < a->cols; j++) {
-        const int k = n[j];
-        neg |= k < 0;
-        tot += abs(k);
-        w += k != 0;
-    }
-    if (w == 0) { *npulses = 0; *nwrites = 0; return 0.0; }
-    if (neg && (T->flags & XB_DEV_ONE_WAY)) {
-        int16_t *f = a->scratch + i * a->cols;
-        tot = w = 0;
-        for (size_t j = 0; j < a->cols; j++) {
-            f[j] = n[j] > 0 ? n[j] : 0;
-            tot += f[j];
-            w += f[j] != 0;
+    if (T->flags & XB_DEV_ONE_WAY) {
+        int neg = 0;
+        for (size_t j = 0; j < a->cols; j++) neg |= n[j] < 0;
+        if (neg) {
+            int16_t *f = a->scratch + i * a->cols;
+            for (size_t j = 0; j < a->cols; j++) f[j] = n[j] > 0 ? n[j] : 0;
+            n = f;
         }
-        n = f;
-        if (w == 0) { *npulses = 0; *nwrites = 0; return 0.0; }
+    }
+    if (count) {
+        long tot = 0, w = 0;
+        for (size_t j = 0; j < a->cols; j++) { tot += abs(n[j]); w += n[j] != 0; }
+        *npulses = (double)tot;
+        *nwrites = (double)w;
+        if (w == 0) return 0.0;
     }
     xb_row r = row_view(a, i);
     const xb_rng c2c = xb_rng_for_row(a->seed, XB_RNG_C2C, a->id, (uint32_t)i, a->epoch);
     const double e = T->pulse_energy_row(&r, a->p, n);      /* from the state the pulse met */
     T->pulse_row(&r, a->p, n, &c2c);
     a->dirty[i] = 1;
-    *npulses = (double)tot;
-    *nwrites = (double)w;
     return e;
 }
 
 double xb_array_pulse_row(xb_array *a, size_t i, const int16_t *n)
 {
     double np, nw;                  /* colsum_ok was cleared by xb_array_step */
-    return pulse_row(a, i, n, &np, &nw);
+    return pulse_row(a, i, n, 0, &np, &nw);
 }
 
 static void pulse_all(xb_array *a, const int16_t *n, xb_energy *e, xb_energy_item item)
@@ -312,7 +308,7 @@ static void pulse_all(xb_array *a, const int16_t *n, xb_energy *e, xb_energy_ite
     const int nt = xb_par_threads(a->rows, a->cols);
     #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (size_t i = 0; i < a->rows; i++)
-        a->row_e[i] = pulse_row(a, i, n + i * a->cols, &a->row_n[i], &a->row_w[i]);
+        a->row_e[i] = pulse_row(a, i, n + i * a->cols, 1, &a->row_n[i], &a->row_w[i]);
     double se = 0.0, sn = 0.0, sw = 0.0;        /* serial, in row order: same bits always */
     for (size_t i = 0; i < a->rows; i++) { se += a->row_e[i]; sn += a->row_n[i]; sw += a->row_w[i]; }
     xb_energy_add(e, item, sn, se);

@@ -238,7 +238,8 @@ static xb_status direct(xb_ir_work *w, double gr, double gc, xb_err *err)
 {
     const size_t R = w->rows, C = w->cols, n = R * C, N = 2 * n;
     const int by_row = C <= R;
-    const size_t p = 2 * (by_row ? C : R);
+    size_t p = 2 * (by_row ? C : R);
+    if (p > N - 1) p = N - 1;                       /* tiny arrays: the band is the matrix */
     gsl_matrix *A = gsl_matrix_calloc(N, p + 1);
     gsl_vector *b = gsl_vector_calloc(N), *x = gsl_vector_alloc(N);
     if (!A || !b || !x) {

@@ -77,6 +77,9 @@ static const xb_param_spec xbar_params[XB_XB_NPARAMS] = {
                            "clamp of deterministic and write-verify pulse counts", XB_P_INT, NULL, NULL },
     [XB_XB_PROG_TOL] = { "prog_tol", 0.01, "w", 0, 1e3, "write-verify tolerance", 0, NULL, NULL },
     [XB_XB_PROG_MAX_ITER] = { "prog_max_iter", 20, "", 0, 10000, "write-verify rounds", XB_P_INT, NULL, NULL },
+    [XB_XB_DAC_MODE] = { "dac_mode", 0, "", 0, 1,
+                         "parallel: one multi-level read; bit_serial: one binary read per input bit",
+                         XB_P_ENUM, "parallel|bit_serial", NULL },
 };
 const xb_section xb_section_crossbar = { "crossbar", "arrays, mapping, peripherals, updates",
                                          xbar_params, XB_XB_NPARAMS };
@@ -115,6 +118,8 @@ struct xb_layer {
     int nrowbuf;
     double *re, *rn, *rw;       /* per-row energy, pulses, writes (max_nr) */
     xb_ir_work *irw;
+    double *arena;              /* read scratch, kept between calls */
+    size_t arena_len;           /* in doubles */
 };
 
 void xb_layer_free(xb_layer *L)
@@ -124,6 +129,7 @@ void xb_layer_free(xb_layer *L)
     xb_free(L->t); xb_free(L->dp); xb_free(L->adc_bound); xb_free(L->adc_bound_t);
     xb_free(L->rowbuf); xb_free(L->re); xb_free(L->rn); xb_free(L->rw);
     xb_ir_work_free(L->irw);
+    xb_free(L->arena);
     xb_free(L);
 }
 
@@ -428,33 +434,43 @@ static void tile_read(xb_layer *L, const tile *t, read_ctx *c, const float *X, s
     xb_energy_count(e, XB_C_MVM, (double)batch * members);
 }
 
-/* Output noise and ADC of one vector's tile outputs; returns 1 if any saturated. */
-static int convert(xb_layer *L, size_t tidx, int dir, size_t s0, float *y, size_t ns,
-                   float xnorm, uint32_t vec, uint32_t rep)
+/* Output noise and ADC of one vector's tile outputs; returns 1 if any saturated.
+ * Noise: out_noise z0 + w_noise ||x|| z1, z0 and z1 filled (4 normals per Philox call)
+ * from the READ stream of the tile's array, row 0x40000000 | dir << 29 | repeat,
+ * epoch = the layer's vector counter, draws 0 and 1. z: scratch of 2 ns floats. */
+static int convert(xb_layer *L, size_t tidx, int dir, size_t s0, float *restrict y, size_t ns,
+                   float xnorm, uint32_t vec, uint32_t rep, float *restrict z)
 {
-    const float on = (float)L->xp[XB_XB_OUT_NOISE], wn = (float)L->xp[XB_XB_W_NOISE];
+    const float on = (float)L->xp[XB_XB_OUT_NOISE], wn = (float)L->xp[XB_XB_W_NOISE] * xnorm;
     const int bits = (int)L->xp[XB_XB_ADC_BITS];
     const size_t tr = tidx / L->ntc, tc = tidx % L->ntc;
-    const float *bound = dir ? L->adc_bound_t + tc * L->nin + s0 : L->adc_bound + tr * L->out + s0;
-    const xb_rng rng = xb_rng_for_row(L->seed, XB_RNG_READ, L->id * 4096u + 2u * (uint32_t)tidx,
-                                      0x40000000u | ((uint32_t)dir << 29) | rep, vec);
-    int sat = 0;
+    const float *restrict bound = dir ? L->adc_bound_t + tc * L->nin + s0
+                                      : L->adc_bound + tr * L->out + s0;
+    if (on > 0 || wn > 0) {
+        const xb_rng rng = xb_rng_for_row(L->seed, XB_RNG_READ, L->id * 4096u + 2u * (uint32_t)tidx,
+                                          0x40000000u | ((uint32_t)dir << 29) | rep, vec);
+        xb_rng_fill_normal(&rng, 0, ns, z);
+        if (wn > 0) xb_rng_fill_normal(&rng, 1, ns, z + ns);
+        if (wn > 0) for (size_t s = 0; s < ns; s++) y[s] += on * z[s] + wn * z[ns + s];
+        else for (size_t s = 0; s < ns; s++) y[s] += on * z[s];
+    }
+    const float levels = bits > 0 ? (float)((1u << bits) - 2u) : 0.0f;
+    const int percol = L->xp[XB_XB_ADC_RANGE] == 1;
+    const float fixed = (float)L->xp[XB_XB_OUT_BOUND];
+    size_t nsat = 0;
     for (size_t s = 0; s < ns; s++) {
+        const float b = percol ? bound[s] : fixed;
         float v = y[s];
-        if (on > 0 || wn > 0) {
-            float u[4];
-            xb_rng_u4(&rng, (uint32_t)s, 0, u);
-            const float r = sqrtf(-2.0f * logf(u[0]));
-            const float z0 = r * cosf(6.28318530717958648f * u[1]);
-            const float z1 = r * sinf(6.28318530717958648f * u[1]);
-            v += on * z0 + wn * xnorm * z1;
+        nsat += !(fabsf(v) < b);                   /* at or beyond the bound (noise included) */
+        v = fminf(fmaxf(v, -b), b);
+        if (bits > 0) {
+            const float step = 2.0f * b / levels;
+            v = step * nearbyintf(v / step);
         }
-        int clipped = 0;
-        v = quantise(v, bound[s], bits, &clipped);
-        if (fabsf(y[s]) >= bound[s] || clipped) sat = 1, L->st.adc_saturated += 1;
         y[s] = v;
     }
-    return sat;
+    L->st.adc_saturated += (double)nsat;
+    return nsat > 0;
 }
 
 /* The whole read: dir 0 forward (in: batch x in, out: batch x out), 1 transpose. */
@@ -472,25 +488,42 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
     c.vscale = (float)(L->eu.v_read / inp_bound);
     const int dac_bits = (int)L->xp[XB_XB_DAC_BITS];
     const int nm = !c.ideal && L->xp[XB_XB_NOISE_MGMT] == 1;
-    const int bm = !c.ideal && L->xp[XB_XB_BOUND_MGMT] == 1 && !calibrate;
+    const int serial = !c.ideal && L->xp[XB_XB_DAC_MODE] == 1 && dac_bits >= 2;
+    const int bm = !c.ideal && L->xp[XB_XB_BOUND_MGMT] == 1 && !calibrate && !serial;
     const int adc = !c.ideal && !calibrate;
     const size_t tnr = L->max_nr, tnc = L->max_nc, tn = tnr * tnc;
-    float *X = xb_malloc(batch * nD * sizeof *X);
-    float *Y = xb_calloc(batch * nS, sizeof *Y);
-    float *T = xb_malloc(batch * (dir ? tnr : tnc) * sizeof *T);
-    float *scale = xb_malloc(batch * sizeof *scale);
-    float *xn = xb_malloc(batch * sizeof *xn);
-    uint8_t *sat = xb_calloc(batch, 1);
-    float *Xr = xb_malloc(nD * sizeof *Xr);
-    int ok = X && Y && T && scale && xn && sat && Xr;
-    if (ok && c.noisy) ok = (c.Gp = xb_malloc(tn * sizeof(float))) && (!L->t[0].m || (c.Gm = xb_malloc(tn * sizeof(float))));
-    if (ok && c.ir) ok = (c.Gt = xb_malloc(tn * sizeof(float))) && (c.Iir = xb_malloc((tnr > tnc ? tnr : tnc) * sizeof(double)))
-                         && (c.Vir = xb_malloc((tnr > tnc ? tnr : tnc) * sizeof(float)));
-    if (!ok) {
+    /* Scratch from the layer's arena (grown on demand, kept between calls: a batch-1
+     * read then allocates nothing). Sizes in doubles so every piece stays aligned. */
+    const size_t tmax = tnr > tnc ? tnr : tnc;
+    const size_t fl[] = { batch * nD, batch * nS, batch * (dir ? tnr : tnc), batch, batch, batch,
+                          nD, 2 * tmax, c.noisy ? tn : 0, c.noisy && L->t[0].m ? tn : 0,
+                          c.ir ? tn : 0, c.ir ? 2 * tmax : 0, c.ir ? tmax : 0,
+                          serial ? batch * nD : 0 };
+    size_t need = 0;
+    for (size_t k = 0; k < sizeof fl / sizeof *fl; k++) need += (fl[k] + 1) / 2;
+    double *ar = need <= L->arena_len ? L->arena : xb_realloc(L->arena, need * sizeof(double));
+    if (!ar) {
         set_status(L, XB_ENOMEM, NULL, "out of memory for a read");
         for (size_t k = 0; k < batch * nret; k++) outv[k] = NAN;
-        goto done;
+        return;
     }
+    if (ar != L->arena || need > L->arena_len) { L->arena = ar; L->arena_len = need; }
+    float *piece[sizeof fl / sizeof *fl];
+    for (size_t k = 0, off = 0; k < sizeof fl / sizeof *fl; k++) {
+        piece[k] = fl[k] ? (float *)(ar + off) : NULL;
+        off += (fl[k] + 1) / 2;
+    }
+    float *X = piece[0], *Y = piece[1], *T = piece[2], *scale = piece[3], *xn = piece[4];
+    uint8_t *sat = (uint8_t *)piece[5];
+    float *Xr = piece[6], *Z = piece[7];
+    c.Gp = piece[8];
+    c.Gm = piece[9];
+    c.Gt = piece[10];
+    c.Iir = (double *)piece[11];
+    c.Vir = piece[12];
+    float *XP = piece[13];
+    memset(Y, 0, batch * nS * sizeof *Y);
+    memset(sat, 0, batch);
     /* 1-2: inputs, noise management, DAC */
     for (size_t b = 0; b < batch; b++) {
         float *x = X + b * nD;
@@ -504,14 +537,13 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
         }
         scale[b] = s;
         if (!c.ideal) {
-            int clipped_any = 0;
+            long nclip = 0;
             for (size_t k = 0; k < nD; k++) {
                 int cl = 0;
                 x[k] = quantise(x[k], inp_bound, dac_bits, &cl);
-                L->st.dac_clipped += cl;
-                clipped_any |= cl;
+                nclip += cl;
             }
-            (void)clipped_any;
+            L->st.dac_clipped += (double)nclip;
         }
         double n2 = 0.0;
         for (size_t k = 0; k < nD; k++) n2 += (double)x[k] * x[k];
@@ -520,31 +552,54 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
     const int dac_b = dac_bits, adc_b = (int)L->xp[XB_XB_ADC_BITS];
     const double e_adc = xb_energy_adc_unit(&L->eu, adc_b);
     (void)dac_b;
-    /* 3-4: per tile, then digital sum */
-    for (size_t ti = 0; ti < L->nt; ti++) {
-        const tile *t = &L->t[ti];
-        const size_t s0 = dir ? t->r0 : t->c0, ns = dir ? t->nr : t->nc, nd = dir ? t->nc : t->nr;
-        if (c.noisy) {
-            xb_array_read_noisy(t->p, c.Gp);
-            if (t->m) xb_array_read_noisy(t->m, c.Gm);
-        }
-        tile_read(L, t, &c, X, batch, T, e);
-        const size_t nsensed = dir && L->bias && s0 + ns > L->in ? ns - 1 : ns;   /* bias row unread */
-        xb_energy_op(e, &L->eu, XB_E_DAC, (double)batch * nd);
-        xb_energy_add(e, XB_E_ADC, (double)batch * (nsensed + (t->m ? 0 : 1)),
-                      (double)batch * (nsensed + (t->m ? 0 : 1)) * e_adc);
-        for (size_t b = 0; b < batch; b++) {
-            float *y = T + b * ns;
-            if (calibrate) {
-                float *bound = dir ? L->adc_bound_t + (ti % L->ntc) * L->nin + s0
-                                   : L->adc_bound + (ti / L->ntc) * L->out + s0;
-                for (size_t s = 0; s < ns; s++) bound[s] = fmaxf(bound[s], fabsf(y[s]));
-            } else if (adc) {
-                sat[b] |= (uint8_t)convert(L, ti, dir, s0, y, ns, xn[b], L->mvm_count + (uint32_t)b, 0);
+    /* 3-4: per tile, then digital sum (bit-serial: once per input bit plane) */
+    const int nplanes = serial ? dac_bits - 1 : 1;
+    const float lstep = serial ? 2.0f * inp_bound / (float)((1u << dac_bits) - 2u) : 0.0f;
+    for (int pl = 0; pl < nplanes; pl++) {
+        const float *Xs = X;
+        float wgt = 1.0f;
+        if (serial) {                  /* plane pl: sign x bit pl of the level index */
+            for (size_t k = 0; k < batch * nD; k++) {
+                const unsigned m = (unsigned)nearbyintf(fabsf(X[k]) / lstep);
+                XP[k] = (m >> pl) & 1u ? copysignf(inp_bound, X[k]) : 0.0f;
             }
-            for (size_t s = 0; s < ns; s++) Y[b * nS + s0 + s] += y[s];
+            for (size_t b = 0; b < batch; b++) {
+                double n2 = 0.0;
+                for (size_t k = 0; k < nD; k++) n2 += (double)XP[b * nD + k] * XP[b * nD + k];
+                xn[b] = (float)sqrt(n2);
+            }
+            Xs = XP;
+            wgt = ldexpf(lstep / inp_bound, pl);
+        }
+        for (size_t ti = 0; ti < L->nt; ti++) {
+            const tile *t = &L->t[ti];
+            const size_t s0 = dir ? t->r0 : t->c0, ns = dir ? t->nr : t->nc, nd = dir ? t->nc : t->nr;
+            if (c.noisy) {
+                xb_array_read_noisy(t->p, c.Gp);
+                if (t->m) xb_array_read_noisy(t->m, c.Gm);
+            }
+            tile_read(L, t, &c, Xs, batch, T, e);
+            const size_t nsensed = dir && L->bias && s0 + ns > L->in ? ns - 1 : ns;   /* bias row unread */
+            xb_energy_op(e, &L->eu, XB_E_DAC, (double)batch * nd);
+            xb_energy_add(e, XB_E_ADC, (double)batch * (nsensed + (t->m ? 0 : 1)),
+                          (double)batch * (nsensed + (t->m ? 0 : 1)) * e_adc);
+            for (size_t b = 0; b < batch; b++) {
+                float *y = T + b * ns;
+                if (calibrate) {
+                    float *bound = dir ? L->adc_bound_t + (ti % L->ntc) * L->nin + s0
+                                       : L->adc_bound + (ti / L->ntc) * L->out + s0;
+                    for (size_t s = 0; s < ns; s++) bound[s] = fmaxf(bound[s], fabsf(y[s]));
+                } else if (adc) {
+                    sat[b] |= (uint8_t)convert(L, ti, dir, s0, y, ns, xn[b], L->mvm_count + (uint32_t)b,
+                                               serial ? 64u + (uint32_t)pl : 0u, Z);
+                }
+                if (serial) for (size_t s = 0; s < ns; s++) Y[b * nS + s0 + s] += wgt * y[s];
+                else for (size_t s = 0; s < ns; s++) Y[b * nS + s0 + s] += y[s];
+            }
         }
     }
+    if (nplanes > 1)                   /* shift-and-add of the planes */
+        xb_energy_op(e, &L->eu, XB_E_FP32_ADD, (double)batch * nS * (nplanes - 1));
     if ((dir ? L->ntc : L->ntr) > 1)
         xb_energy_op(e, &L->eu, XB_E_FP32_ADD, (double)batch * nS * ((dir ? L->ntc : L->ntr) - 1));
     /* 5: bound management, vector by vector (rare) */
@@ -575,7 +630,7 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
                 xb_energy_op(e, &L->eu, XB_E_DAC, (double)nd);
                 xb_energy_add(e, XB_E_ADC, (double)(ns + (t->m ? 0 : 1)), (ns + (t->m ? 0 : 1)) * e_adc);
                 sat[b] |= (uint8_t)convert(L, ti, dir, s0, T, ns, (float)sqrt(n2),
-                                           L->mvm_count + (uint32_t)b, (uint32_t)rep);
+                                           L->mvm_count + (uint32_t)b, (uint32_t)rep, Z);
                 for (size_t s = 0; s < ns; s++) Y[b * nS + s0 + s] += T[s];
             }
             for (size_t s = 0; s < nS; s++) Y[b * nS + s] /= f;
@@ -587,9 +642,6 @@ static void mvm(xb_layer *L, int dir, const float *in, size_t batch, float *outv
         for (size_t s = 0; s < nret; s++) outv[b * nret + s] = Y[b * nS + s] * scale[b] * gain;
     L->mvm_count += (uint32_t)batch;
     L->st.mvm_vectors += (double)batch;
-done:
-    xb_free(X); xb_free(Y); xb_free(T); xb_free(scale); xb_free(xn); xb_free(sat); xb_free(Xr);
-    xb_free(c.Gp); xb_free(c.Gm); xb_free(c.Gt); xb_free(c.Iir); xb_free(c.Vir);
 }
 
 void xb_layer_forward(xb_layer *L, const float *x, size_t batch, float *y, xb_energy *e)
@@ -605,15 +657,13 @@ void xb_layer_backward(xb_layer *L, const float *d, size_t batch, float *z, xb_e
 void xb_layer_calibrate_adc(xb_layer *L, const float *x, size_t batch, xb_energy *e)
 {
     const float ob = (float)L->xp[XB_XB_OUT_BOUND];
-    const int bits = (int)L->xp[XB_XB_ADC_BITS];
-    const float lo = bits > 0 ? ob / (float)(1u << bits) : ob * 1e-6f;
     for (size_t k = 0; k < L->ntr * L->out; k++) L->adc_bound[k] = 0.0f;
     float *y = xb_malloc(batch * L->out * sizeof *y);
     if (!y) { set_status(L, XB_ENOMEM, NULL, "out of memory for ADC calibration"); return; }
     mvm(L, 0, x, batch, y, e, 1);
     xb_free(y);
-    for (size_t k = 0; k < L->ntr * L->out; k++)
-        L->adc_bound[k] = fminf(ob, fmaxf(lo, L->adc_bound[k]));
+    for (size_t k = 0; k < L->ntr * L->out; k++)          /* unused columns keep out_bound */
+        L->adc_bound[k] = L->adc_bound[k] > 0 ? fminf(ob, L->adc_bound[k]) : ob;
 }
 
 void xb_layer_weights(xb_layer *L, float *W)
@@ -891,35 +941,52 @@ void xb_layer_update_dev(xb_layer *L, const int16_t *n, xb_energy *e)
     xb_free(buf);
 }
 
+/* Targets of write-verify. Reference: G = g_ref + w g_unit. Differential, two-way
+ * devices: the pair sits at g_min and one member carries |w|. Differential, one-way
+ * devices (each member can only move in direction dir): from the present pair (a, b)
+ * and the wanted difference D = w g_unit, the nearest reachable pair is
+ *   dir < 0: hi = min(a, b + D), targets (hi, hi - D)   (both only fall)
+ *   dir > 0: lo = max(a, b + D), targets (lo, lo - D)   (both only rise)
+ * so no pulse is asked in the impossible direction and the fewest are sent. */
 size_t xb_layer_program(xb_layer *L, const float *W, xb_energy *e)
 {
-    float *g = xb_malloc(L->max_nr * L->max_nc * sizeof *g);
+    const size_t tn = L->max_nr * L->max_nc;
+    float *g = xb_malloc(2 * tn * sizeof *g);
     if (!g) { set_status(L, XB_ENOMEM, NULL, "out of memory for programming"); return L->nin * L->out; }
+    float *gm = g + tn;
     const xb_program_opts o = { .tol = L->xp[XB_XB_PROG_TOL] * L->g_unit,
                                 .max_iter = (int)L->xp[XB_XB_PROG_MAX_ITER],
                                 .max_pulses = (int)L->xp[XB_XB_MAX_PULSES] };
     size_t missed = 0;
     for (size_t ti = 0; ti < L->nt; ti++) {
         const tile *t = &L->t[ti];
-        for (int mem = 0; mem < (t->m ? 2 : 1); mem++) {
-            for (size_t i = 0; i < t->nr; i++)
-                for (size_t j = 0; j < t->nc; j++) {
-                    const float w = W[(t->c0 + j) * L->nin + t->r0 + i];
-                    double target;
-                    if (isnan(w)) target = NAN;
-                    else if (!t->m) target = L->g_ref + w * L->g_unit;
-                    else {
-                        /* the pair sits at its base end; one member carries |w| */
-                        const double base = L->dir > 0 ? L->gmin : L->gmax;
-                        const double mag = fabs(w) * L->g_unit;
-                        const int carrier = (w > 0) == (L->dir > 0) ? 0 : 1;
-                        target = mem == carrier ? base + L->dir * mag : base;
-                    }
-                    if (!isnan(target)) target = fmin(fmax(target, L->gmin), L->gmax);
-                    g[i * t->nc + j] = (float)target;
+        const float *Ga = xb_array_G(t->p), *Gb = t->m ? xb_array_G(t->m) : NULL;
+        for (size_t i = 0; i < t->nr; i++)
+            for (size_t j = 0; j < t->nc; j++) {
+                const size_t q = i * t->nc + j;
+                const float w = W[(t->c0 + j) * L->nin + t->r0 + i];
+                double tp, tm = NAN;
+                if (isnan(w)) tp = NAN;
+                else if (!t->m) tp = L->g_ref + w * L->g_unit;
+                else if (!L->one_way) {
+                    const double mag = fabs(w) * L->g_unit;
+                    tp = w > 0 ? L->gmin + mag : L->gmin;
+                    tm = w > 0 ? L->gmin : L->gmin + mag;
+                } else {
+                    const double D = (double)w * L->g_unit;
+                    const double a = Ga[q], b = Gb[q];
+                    const double c = L->dir < 0 ? fmin(a, b + D) : fmax(a, b + D);
+                    tp = c;
+                    tm = c - D;
                 }
+                if (!isnan(tp)) tp = fmin(fmax(tp, L->gmin), L->gmax);
+                if (!isnan(tm)) tm = fmin(fmax(tm, L->gmin), L->gmax);
+                g[q] = (float)tp;
+                gm[q] = (float)tm;
+            }
+        for (int mem = 0; mem < (t->m ? 2 : 1); mem++) {
             xb_program_result r;
-            xb_array_program(mem ? t->m : t->p, g, &o, e, &r);
+            xb_array_program(mem ? t->m : t->p, mem ? gm : g, &o, e, &r);
             missed += r.missed;
         }
     }

@@ -120,9 +120,9 @@ void xb_array_drift(xb_array *a, double dt_s);
  * J batch x rows. cblas_sgemv for batch 1, cblas_sgemm otherwise, on xb_array_G.
  * Book XB_E_READ (sum V^2 G t_read per vector) and XB_C_MVM; conversions are booked
  * by the caller that owns the converters (xb_layer). u may be NULL (no booking). */
-void xb_array_forward(xb_array *a, const float *V, size_t batch, float *I,
+void xb_array_forward(xb_array *a, const float *V, size_t batch, float *Iout,
                       const xb_energy_units *u, xb_energy *e);
-void xb_array_transpose(xb_array *a, const float *D, size_t batch, float *J,
+void xb_array_transpose(xb_array *a, const float *D, size_t batch, float *Jout,
                         const xb_energy_units *u, xb_energy *e);
 
 #endif

@@ -9,9 +9,10 @@
  *   reference     w = (G - g_ref) / g_unit, the current of an ideal reference column
  *                 of conductance g_ref (g_ref sum V, booked as one more column read and
  *                 conversion) subtracted from each column before the ADC;
- *   differential  w = (G+ - G-) / g_unit, two arrays per tile; an update of sign s goes
- *                 to one member only (raising w: G+ up or, for ONE_WAY devices pulsing
- *                 downwards, G- down), so ONE_WAY devices work;
+ *   differential  w = (G+ - G-) / g_unit, two arrays per tile. ONE_WAY devices: an
+ *                 update of sign s goes to one member only, pulsed in pulse_dir
+ *                 (raising w = G+ up or, for devices pulsing downwards, G- down);
+ *                 two-way devices: the signed count goes to G+, G- is left alone;
  *   auto          differential for ONE_WAY devices, reference otherwise.
  * g_ref, g_unit: the device's own `g_ref`/`g_unit` parameters when it has them (the
  * pulsed reference devices: then the layer weight is the device weight w), otherwise
@@ -23,11 +24,15 @@
  * digitally (booked as fp32 adds).
  *
  * Forward y = W x (+ b), per vector of the batch:
- *   1. noise management (abs_max): s = max|x|, x /= s (s = 0: y = 0, nothing read);
+ *   1. noise management (abs_max): s = max|x|, x /= s (s = 0 leaves x = 0);
  *   2. DAC: clip to [-inp_bound, inp_bound], quantise to dac_bits (2^b - 1 levels
- *      symmetric about 0), V = v_read x / inp_bound;
- *   3. per tile: column currents from G (read noise of the device when read_noise = 1,
- *      IR drop when irdrop = 1), minus the reference, scaled to weight units
+ *      symmetric about 0), V = v_read x / inp_bound; with dac_mode = bit_serial the
+ *      b - 1 magnitude bits are applied one per read (inputs 0 or +-inp_bound, sign on
+ *      the polarity), each read converted by the ADC and the reads added digitally with
+ *      weights 2^p (no bound management in this mode);
+ *   3. per tile: column currents from G (read noise of the device when read_noise = 1:
+ *      one noisy read of each array per call, shared by the vectors of the batch; IR
+ *      drop when irdrop = 1, solved per vector), minus the reference, scaled to weight units
  *      y = I / (g_unit v_read / inp_bound), plus out_noise N(0,1) and w_noise ||x|| N(0,1);
  *   4. ADC: clip to [-out_bound, out_bound] (per column bound after
  *      xb_layer_calibrate_adc when adc_range = column), quantise to adc_bits;
@@ -102,6 +107,7 @@ enum {
     XB_XB_MAX_PULSES,       /* clamp of deterministic / write-verify counts (100) */
     XB_XB_PROG_TOL,         /* write-verify tolerance, weight units (0.01) */
     XB_XB_PROG_MAX_ITER,    /* write-verify rounds (20) */
+    XB_XB_DAC_MODE,         /* enum parallel|bit_serial (parallel) */
     XB_XB_NPARAMS
 };
 extern const xb_section xb_section_crossbar;
@@ -165,8 +171,10 @@ void xb_layer_backward(xb_layer *L, const float *d, size_t batch, float *z, xb_e
 void xb_layer_weights(xb_layer *L, float *W);
 
 /* Per-column ADC ranges (adc_range = column): run the forward read on `batch`
- * calibration vectors and set each column's bound to its max |y| (at least
- * 1/2^adc_bits of out_bound, at most out_bound). Booked like a forward pass. */
+ * calibration vectors and set each forward converter's bound (per tile row and output)
+ * to the max |y| it saw before conversion (at most out_bound; a converter that saw
+ * only zeros keeps out_bound). Transpose converters keep out_bound. Booked like a
+ * forward pass. Used when adc_range = column. */
 void xb_layer_calibrate_adc(xb_layer *L, const float *x, size_t batch, xb_energy *e);
 
 /* dW = lr d x^T for each of the batch vectors in turn (x: batch x in, d: batch x out);

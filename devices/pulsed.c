@@ -4,11 +4,18 @@
  * the conductance is affine in w, G = g_ref + w g_unit, so a reference column of
  * conductance g_ref reads w back exactly.
  *
- * D2D draw (draws 0..1 of the D2D stream, col = device):
+ * D2D draw (draws 0..3, and 4..5 for LinearStep slopes, of the D2D stream, col = device):
  *   beta = up_down + up_down_dtod xi1;  gain = 1 + dw_min_dtod xi2
  *   dw_up = dw_min (gain + beta),  dw_down = -dw_min (gain - beta)       (DEVICES.md: 1 + d beta + dtod xi2)
  *   b_max = w_max (1 + w_max_dtod xi3),  b_min = w_min (1 + w_min_dtod xi4)
  *   gamma_up = -|gamma_up + gamma_dtod xi5| / b_max, gamma_down = -|...| / b_min
+ * enforce_consistency (always on): swapped bounds are exchanged, step signs forced,
+ * and a bound whose draw crossed zero (w_max_dtod xi3 < -1: 4e-4 of the devices at
+ * dtod 0.3) is held at 1e-3 of its nominal value on its own side. Without that the
+ * SoftBounds factor 1 - w/b_max changes sign inside the device's range and an "up"
+ * pulse drives w down hard (found in review; aihwkit's consistency step only swaps).
+ * C2C noise is multiplicative, dw (1 + sigma xi), or with additive_noise (aihwkit's
+ * mult_noise = False, used by the ReRam presets) dw + |dw| sigma xi.
  * C2C: pulse q of device j uses the normal at (col j, draw q) of the C2C stream.
  * Every pulse is clipped to [b_min, b_max] on its own (not after the burst). */
 #include <math.h>
@@ -17,7 +24,7 @@
 #include "devices/xb_device.h"
 
 enum { P_DW_MIN, P_DW_MIN_DTOD, P_DW_MIN_STD, P_UP_DOWN, P_UP_DOWN_DTOD, P_W_MAX, P_W_MIN,
-       P_W_MAX_DTOD, P_W_MIN_DTOD, P_G_REF, P_G_UNIT, P_E_PULSE, P_W_INIT, P_COMMON };
+       P_W_MAX_DTOD, P_W_MIN_DTOD, P_G_REF, P_G_UNIT, P_E_PULSE, P_W_INIT, P_ADD_NOISE, P_COMMON };
 enum { L_GAMMA_UP = P_COMMON, L_GAMMA_DOWN, L_GAMMA_DTOD, L_NPARAMS };
 enum { E_A_UP = P_COMMON, E_A_DOWN, E_GAMMA_UP, E_GAMMA_DOWN, E_A, E_B, E_NPARAMS };
 enum { F_W, F_UP, F_DOWN, F_BMAX, F_BMIN, F_GUP, F_GDOWN, NFIELDS };
@@ -38,7 +45,8 @@ static const char *const field_names[NFIELDS] = { "w", "dw_up", "dw_down", "b_ma
     [P_G_REF] = { "g_ref", 1e-5, "S", 0, 1, "conductance at w = 0 (the reference column)", 0, NULL, "xbemu choice" }, \
     [P_G_UNIT] = { "g_unit", 4e-6, "S", 1e-12, 1, "conductance per w-unit", 0, NULL, "xbemu choice" }, \
     [P_E_PULSE] = { "e_pulse", 1e-11, "J", 0, 1e-6, "energy of one programming pulse", 0, NULL, "DEVICES.md 9 (unverified)" }, \
-    [P_W_INIT] = { "w_init", 0, "w", -100, 100, "initial weight (clipped to the device's bounds)", 0, NULL, "" }
+    [P_W_INIT] = { "w_init", 0, "w", -100, 100, "initial weight (clipped to the device's bounds)", 0, NULL, "xbemu choice" }, \
+    [P_ADD_NOISE] = { "additive_noise", 0, "", 0, 1, "C2C noise |dw| dw_min_std xi added to the step instead of multiplying it", XB_P_BOOL, NULL, "[AIHW] mult_noise = False" }
 
 static const xb_param_spec linear_params[L_NPARAMS] = {
     COMMON_PARAMS,
@@ -82,6 +90,8 @@ static void init_common(xb_row *r, const double *p, const xb_rng *rng, int slope
         double bmax = p[P_W_MAX] * (1 + p[P_W_MAX_DTOD] * z2);
         double bmin = p[P_W_MIN] * (1 + p[P_W_MIN_DTOD] * z3);
         if (bmin > bmax) { const double t = bmin; bmin = bmax; bmax = t; }  /* consistency */
+        if (p[P_W_MAX] > 0 && bmax < 1e-3 * p[P_W_MAX]) bmax = 1e-3 * p[P_W_MAX];
+        if (p[P_W_MIN] < 0 && bmin > 1e-3 * p[P_W_MIN]) bmin = 1e-3 * p[P_W_MIN];
         up = fabs(up);
         dn = -fabs(dn);
         double w = p[P_W_INIT];
@@ -140,6 +150,7 @@ static inline void pulse_kernel(xb_row *r, const double *p, const int16_t *n,
     const float *restrict hi = r->f[F_BMAX], *restrict lo = r->f[F_BMIN];
     const float *restrict gup = r->f[F_GUP], *restrict gdn = r->f[F_GDOWN];
     const float sigma = (float)p[P_DW_MIN_STD];
+    const int additive = p[P_ADD_NOISE] != 0;
     float ea_up = 0, ea_dn = 0, eg_up = 0, eg_dn = 0, ea = 0, eb = 0;
     if (law == LAW_EXP) {
         ea_up = (float)p[E_A_UP]; ea_dn = (float)p[E_A_DOWN];
@@ -164,9 +175,8 @@ static inline void pulse_kernel(xb_row *r, const double *p, const int16_t *n,
             }
             default: scale = 1 + (upward ? gup[j] : gdn[j]) * x; break;
             }
-            const float noise = sigma > 0 ? 1 + sigma * xb_rng_normal(rng, (uint32_t)j, (uint32_t)q)
-                                          : 1;
-            x += step0 * scale * noise;
+            const float z = sigma > 0 ? sigma * xb_rng_normal(rng, (uint32_t)j, (uint32_t)q) : 0;
+            x += additive ? step0 * scale + fabsf(step0) * z : step0 * scale * (1 + z);
             x = fminf(fmaxf(x, lo[j]), hi[j]);
         }
         w[j] = x;

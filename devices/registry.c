@@ -7,6 +7,7 @@
 
 extern const xb_device_type xb_device_linear, xb_device_softbounds, xb_device_expstep;
 extern const xb_device_type xb_device_hfox, xb_device_stmram, xb_device_ftj, xb_device_dw;
+extern const xb_device_type xb_device_vdsp, xb_device_pcm;
 
 const xb_device_type *const xb_device_types[] = {
     &xb_device_linear,
@@ -16,6 +17,8 @@ const xb_device_type *const xb_device_types[] = {
     &xb_device_stmram,
     &xb_device_ftj,
     &xb_device_dw,
+    &xb_device_vdsp,
+    &xb_device_pcm,
     NULL,
 };
 

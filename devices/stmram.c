@@ -7,14 +7,16 @@
  *
  * Writing. A pulse of current I and width t towards the other state fails (the bit
  * stays) with the write error rate WER(I, t), computed in double as a log:
- *   thermal  (any I):  ln WER_th = -(t/tau0) exp(-Delta (1 - I/I_c0))   (Neel-Brown + STT)
+ *   thermal:      ln WER_th = -(t/tau0) exp(-Delta (1 - min(I/I_c0, 1)))  (Neel-Brown + STT)
  *   precessional (I > I_c0): WER_pr = 1 - exp(-(pi^2 Delta/4) exp(-2 (I/I_c0 - 1) t/tau_D))
- *   WER = WER_th * WER_pr (two independent ways to switch; the pulse fails only if
- *   both fail). DEVICES.md gives each law for its own regime; the product is our
- *   choice: it equals the thermal law below I_c0, is continuous at I_c0 (WER_pr = 1
- *   there to double precision) and monotone decreasing in I and t, so a BER/energy
- *   sweep across I_c0 has no jump. n pulses fail with WER^n. A pulse towards the
- *   state the bit is already in changes nothing (but costs its energy).
+ *   WER = WER_th below I_c0, min(WER_th, WER_pr) above (the faster mechanism wins).
+ *   DEVICES.md gives each law for its own regime; joining them is our choice. Taken
+ *   literally they jump at I_c0 (thermal: tau -> tau0, so WER = e^(-t/tau0); precessional:
+ *   WER -> 1), making more current *raise* the error rate. With the barrier term held
+ *   at its I_c0 value above I_c0 (the attempt time is the fastest thermal escape) and
+ *   the minimum, WER is continuous at I_c0 and non-increasing in I and t, so a
+ *   BER/energy sweep across I_c0 has no jump. n pulses fail with WER^n. A pulse
+ *   towards the state the bit is already in changes nothing (but costs its energy).
  * Direct mode replaces WER by ber_write (per pulse that must flip the bit).
  * n > 0 writes P (raises G), n < 0 writes AP. Energy per pulse I^2 R t with R of the
  * state before the pulse (DEVICES.md section 9). In direct mode the same I, t give
@@ -39,6 +41,7 @@
 #include <gsl/gsl_cdf.h>
 
 #include "devices/xb_device.h"
+#include "devices/xb_stmram.h"
 
 enum { MP_MODE, MP_R_P, MP_R_P_DTOD, MP_TMR, MP_TMR_DTOD, MP_DELTA, MP_DELTA_DTOD, MP_IC0,
        MP_IC0_DTOD, MP_TAU0, MP_TAU_D, MP_I_WRITE, MP_T_WRITE, MP_I_READ, MP_T_READ,
@@ -105,12 +108,16 @@ static inline double mt_r(const xb_row *r, size_t j)
 static double mt_ln_wer(double i, double t, double delta, double ic0, double tau0, double tau_d)
 {
     const double x = fabs(i) / ic0;
-    double ln = -(t / tau0) * exp(-delta * (1 - x));
-    if (x > 1) {
-        const double wpr = -expm1(-(9.869604401089358 * delta / 4) * exp(-2 * (x - 1) * t / tau_d));
-        ln += log(wpr);
-    }
-    return ln;
+    const double ln_th = -(t / tau0) * exp(-delta * (1 - (x < 1 ? x : 1)));
+    if (!(x > 1)) return ln_th;
+    const double wpr = -expm1(-(9.869604401089358 * delta / 4) * exp(-2 * (x - 1) * t / tau_d));
+    const double ln_pr = log(wpr);
+    return ln_pr < ln_th ? ln_pr : ln_th;
+}
+
+double xb_stmram_wer(const double *p, double i, double t)
+{
+    return exp(mt_ln_wer(i, t, p[MP_DELTA], p[MP_IC0], p[MP_TAU0], p[MP_TAU_D]));
 }
 
 /* Thermal switching probability under a current i for t (read disturb). */

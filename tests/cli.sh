@@ -40,5 +40,45 @@ check run-other-trainer-key 2 "unknown key .bl.*with \\[train\\] algorithm = sgd
 check run-digital-small 0 "accuracy 0\.[0-9]* (mean over 1 task)" -- "$X" run w1_digital --set data.dataset=mnist --set data.train_limit=100 --set data.test_limit=100 --set run.progress=off --out "$T/r3"
 check run-results-header 0 "^run,algorithm,device,dataset,.*,task,eval_task,epoch,samples_seen,accuracy,.*,energy_total_J,energy_per_sample_J,train_s,train_cpu_s,wall_s$" -- head -1 "$T/r3/results.csv"
 check run-json 0 '"status": "complete"' -- cat "$T/r3/run.json"
+check crossbar-mvm 0 "relative_rms_error" -- "$X" crossbar mvm --rows 40 --cols 24 --batch 2
+check crossbar-bad-key 2 "\[crossbar\] adc_bits = 99 bit is outside" -- "$X" crossbar mvm --set crossbar.adc_bits=99
+check crossbar-bad-device 2 "type = 'nosuch' is not a device model" -- "$X" crossbar mvm --device nosuch
+printf '1e-3,0\n1e-3,0\n' > "$T/G.csv"; printf '0.3\n0.17\n' > "$T/V.csv"
+check crossbar-irdrop 0 "^0$" -- "$X" crossbar irdrop --g "$T/G.csv" --v "$T/V.csv" --r-row 2 --r-col 3.5
+check crossbar-irdrop-args 2 "irdrop needs --g, --v, --r-row and --r-col" -- "$X" crossbar irdrop --g "$T/G.csv"
+# devices pulse: tidy CSV, every model, params files, errors
+ok() { "$@" && echo "exit-ok"; }    # for commands that print nothing on success
+check pulse-help 0 "devices pulse" -- "$X" devices --help
+for m in $("$X" devices | cut -d' ' -f1); do
+    check "pulse-$m" 0 "exit-ok" -- ok "$X" devices pulse "$m" --n-devices 3 --sequence "2:+,1:0" --out "$T/$m.csv"
+    if [ "$(head -1 "$T/$m.csv")" = "device,pulse,polarity,conductance_S,energy_J" ] &&
+       [ "$(wc -l < "$T/$m.csv")" -eq 13 ] && grep -q '^2,3,0,' "$T/$m.csv" &&
+       awk -F, 'NR > 1 && !($4 >= 0) { bad = 1 } END { exit bad }' "$T/$m.csv"; then pass=$((pass+1))
+    else fail=$((fail+1)); echo "FAIL cli: pulse-$m CSV shape"; head -3 "$T/$m.csv"; fi
+done
+"$X" devices pulse linear --n-devices 2 --sequence "3:+" --set dw_min_std=0 --set dw_min_dtod=0 \
+    --set up_down_dtod=0 --set w_max_dtod=0 --set w_min_dtod=0 --out "$T/lin.csv"
+# 3 noiseless steps of 0.001 w at 4e-6 S per w: G = 1e-5 + 3 * 4e-9 S; energy 1e-11 J per pulse
+if awk -F, '$2 == 3 && ($4 < 1.00119e-05 || $4 > 1.00121e-05 || $5 != 1e-11) { bad = 1 } END { exit bad }' "$T/lin.csv"
+then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL cli: pulse-linear values"; cat "$T/lin.csv"; fi
+printf '[device]\ntype = dw\nstates = 3\nsigma = 0\n' > "$T/dw.ini"
+check pulse-params 0 "exit-ok" -- ok "$X" devices pulse --params "$T/dw.ini" --n-devices 2 --sequence "1:+" --out "$T/dw.csv"
+if awk -F, '$2 == 1 && ($4 < 7.4999e-6 || $4 > 7.5001e-6 || $5 != 5e-15) { bad = 1 } END { exit bad }' "$T/dw.csv"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL cli: pulse-params level"; cat "$T/dw.csv"; fi
+printf '[device]\ntype = dw\nstates = 99\n' > "$T/dwbad.ini"
+check pulse-params-range 2 "dwbad.ini:3: \[device\] states = 99 is outside integer in \[2, 64\]" -- "$X" devices pulse --params "$T/dwbad.ini" --out "$T/x.csv"
+check pulse-set-typo 2 "unknown key 'sigm' (did you mean 'sigma'?)" -- "$X" devices pulse dw --set sigm=0 --out "$T/x.csv"
+check pulse-set-noeq 2 "not of the form section.key=value" -- "$X" devices pulse dw --set sigma --out "$T/x.csv"
+check pulse-oneway 2 "hfox is a one-way device" -- "$X" devices pulse hfox --sequence "2:-" --out "$T/x.csv"
+check pulse-bad-seq 2 "expected COUNT:SIGN" -- "$X" devices pulse dw --sequence "2:x" --out "$T/x.csv"
+check pulse-no-model 2 "needs a model NAME" -- "$X" devices pulse --out "$T/x.csv"
+check pulse-bad-n 2 "n-devices = '0' is outside" -- "$X" devices pulse dw --n-devices 0
+check pulse-unwritable 1 "cannot open" -- "$X" devices pulse dw --out "$T/nodir/x.csv"
+"$X" devices pulse stmram --n-devices 1000 --sequence "1:0" --set stuck_on=0.5 --set init_ap=1 --out "$T/st.csv"
+n_on=$(awk -F, 'NR > 1 && $4 > 1.9e-4' "$T/st.csv" | wc -l)
+if [ "$n_on" -gt 400 ] && [ "$n_on" -lt 1600 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL cli: stuck_on ($n_on)"; fi
+D=$(dirname "$0")/../experiments/configs/devices
+for f in "$D"/*.ini; do
+    check "preset-$(basename "$f" .ini)" 0 "exit-ok" -- ok "$X" devices pulse --params "$f" --n-devices 5 --sequence "5:+,5:-" --out "$T/preset.csv"
+done
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -350,6 +350,38 @@ static void test_run_threads_bit_identical(void)
     free(b);
 }
 
+static void test_run_interrupted(void)
+{
+    /* a stop request (what SIGINT sets) ends the run after the current sample with
+     * XB_EINTR, and leaves complete files: one evaluation row, status interrupted */
+    if (!xb_test_data_dir()) { fprintf(stderr, "no data: skipped\n"); return; }
+    xb_config *c = xb_config_alloc();
+    char ini[1024], out[512], path[600];
+    snprintf(ini, sizeof ini, "%s[run]\nprogress = off\n[data]\ndir = %s\n", RUN_SMALL,
+             xb_test_data_dir());
+    xb_err err = {0};
+    CU_ASSERT_FATAL(xb_config_load_string(c, ini, "t.ini", &err) == XB_OK);
+    xb_test_path("run_stop", out, sizeof out);
+    volatile sig_atomic_t stop = 1;
+    const xb_run_opts o = { .out_dir = out, .stop = &stop };
+    xb_run_summary sum;
+    CU_ASSERT(xb_run(c, &o, &sum, &err) == XB_EINTR);
+    CU_ASSERT(sum.interrupted && sum.samples == 1);
+    snprintf(path, sizeof path, "%s/results.csv", out);
+    char *csv = slurp(path);
+    CU_ASSERT_FATAL(csv != NULL);
+    size_t rows = 0;
+    for (char *p = csv; (p = strchr(p, '\n')); p++) rows++;
+    CU_ASSERT_EQUAL(rows, 2);                       /* header + the evaluation at the stop */
+    CU_ASSERT(strstr(csv, ",1,1,1,1,") != NULL);      /* task 1, eval 1, epoch 1, 1 sample */
+    free(csv);
+    snprintf(path, sizeof path, "%s/run.json", out);
+    char *js = slurp(path);
+    CU_ASSERT(js && strstr(js, "\"status\": \"interrupted\""));
+    free(js);
+    xb_config_free(c);
+}
+
 static void expect_error(const char *ini, xb_status code, const char *const *parts)
 {
     char out[512];
@@ -408,4 +440,5 @@ XB_SUITE(training,
          XB_TEST(test_gradient_fd_hsigmoid),
          XB_TEST(test_batched_predict_matches_single),
          XB_TEST(test_results_columns),
+         XB_TEST(test_run_interrupted),
          XB_TEST(test_bad_configs))
