@@ -60,3 +60,5 @@ make -s -C "$HERE" "$(dirname "$X")/bench/eqprop" >/dev/null && "$HERE/bench/eqp
 
 # W4 (MESU) and its OOD AUCs
 sh "$HERE/bench/w4.sh" "$X"
+# W2 metaplastic BNN (ours vs ../shared/ref/meta_bnn.py)
+make -s -C "$HERE" "$(dirname "$X")/bench/meta_bnn" >/dev/null && "$HERE/bench/meta_bnn.sh" "$(dirname "$X")"

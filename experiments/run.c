@@ -259,7 +259,8 @@ static xb_status evaluate(runner *r, size_t task, size_t epoch, size_t tr_correc
         for (size_t s0 = 0; s0 < n; s0 += XB_NET_CHUNK) {
             const size_t m = n - s0 < XB_NET_CHUNK ? n - s0 : XB_NET_CHUNK;
             for (size_t s = 0; s < m; s++) xb_task_sample(t, 1, s0 + s, r->xbuf + s * dim, r->lbuf + s);
-            r->T->predict(r->tr.state, r->xbuf, m, r->pbuf);
+            if (r->T->predict_task) r->T->predict_task(r->tr.state, e, r->xbuf, m, r->pbuf);
+            else r->T->predict(r->tr.state, r->xbuf, m, r->pbuf);
             for (size_t s = 0; s < m; s++) correct += r->pbuf[s] == r->lbuf[s];
         }
         const double acc = n ? (double)correct / (double)n : 0;

@@ -8,6 +8,7 @@
 extern const xb_trainer_type xb_trainer_sgd_digital, xb_trainer_sgd_analog;
 extern const xb_trainer_type xb_trainer_eqprop, xb_trainer_eqprop_dev;
 extern const xb_trainer_type xb_trainer_mesu, xb_trainer_bimu;
+extern const xb_trainer_type xb_trainer_meta_bnn;
 
 const xb_trainer_type *const xb_trainer_types[] = {
     &xb_trainer_sgd_digital,
@@ -16,6 +17,7 @@ const xb_trainer_type *const xb_trainer_types[] = {
     &xb_trainer_eqprop_dev,
     &xb_trainer_mesu,
     &xb_trainer_bimu,
+    &xb_trainer_meta_bnn,
     NULL,
 };
 

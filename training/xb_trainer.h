@@ -58,6 +58,10 @@ typedef struct xb_trainer_type {
     void (*task_begin)(void *state, size_t task);
     /* Device and peripheral description for results.csv ("softbounds", "-"); may be NULL. */
     const char *(*device_name)(void *state);
+    /* Predicted classes of m samples of task `task` (0-based), with whatever state the
+     * rule keeps per task (e.g. BatchNorm, ALGORITHMS.md 3 "task" scenario); NULL: the
+     * runner uses predict. */
+    void (*predict_task)(void *state, size_t task, const float *x, size_t m, unsigned *pred);
 } xb_trainer_type;
 
 extern const xb_trainer_type *const xb_trainer_types[];      /* NULL-terminated */
