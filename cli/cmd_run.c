@@ -45,6 +45,41 @@ static xb_status load_config(xb_config *c, const char *arg, int argc, char **arg
 static volatile sig_atomic_t stop_flag;
 static void on_sigint(int sig) { (void)sig; stop_flag = 1; }
 
+/* A config with a [sweep] section (the embedded default is one) runs as `xbemu sweep
+ * CONFIG --out DIR` and ends with `xbemu plot energy-accuracy DIR/results.csv -o
+ * DIR/energy-accuracy.png`; DIR defaults to results/<name of the config>. */
+static int run_sweep(const char *cfg, const char *out, int argc, char **argv)
+{
+    char dir[1024], csv[1100], png[1100];
+    if (out) snprintf(dir, sizeof dir, "%s", out);
+    else {
+        const char *base = strrchr(cfg, '/') ? strrchr(cfg, '/') + 1 : cfg;
+        const size_t n = strcspn(base, ".");
+        snprintf(dir, sizeof dir, "results/%.*s", (int)n, base);
+    }
+    const char *sv[64];
+    int sc = 0;
+    sv[sc++] = "sweep";
+    sv[sc++] = cfg;
+    sv[sc++] = "--out";
+    sv[sc++] = dir;
+    for (int i = 1; i < argc && sc < 62; i++) {
+        const char *v;
+        if (xb_cli_opt(&i, argc, argv, "--set", &v) == 1) { sv[sc++] = "--set"; sv[sc++] = v; }
+    }
+    sv[sc] = NULL;
+    fprintf(stderr, "xbemu run: %s has a [sweep] section: running it as `xbemu sweep %s --out %s`\n",
+            cfg, cfg, dir);
+    const int rc = xb_cmd_sweep(sc, (char **)sv);
+    if (rc == XB_EXIT_USAGE) return rc;
+    snprintf(csv, sizeof csv, "%s/results.csv", dir);
+    snprintf(png, sizeof png, "%s/energy-accuracy.png", dir);
+    const char *pv[] = { "plot", "energy-accuracy", csv, "-o", png, NULL };
+    const int prc = xb_cmd_plot(5, (char **)pv);
+    if (prc == XB_EXIT_OK) printf("figure: %s\n", png);
+    return rc != XB_EXIT_OK ? rc : prc;
+}
+
 int xb_cmd_run(int argc, char **argv)
 {
     const char *cfg = NULL, *out = NULL;
@@ -69,6 +104,10 @@ int xb_cmd_run(int argc, char **argv)
         rc = xb_cli_report(&err);
         xb_config_free(c);
         return rc;
+    }
+    if (xb_config_has_section(c, "sweep")) {     /* a sweep: run it, then draw its figure */
+        xb_config_free(c);
+        return run_sweep(cfg ? cfg : "default", out, argc, argv);
     }
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);

@@ -6,7 +6,7 @@
 #include "cli/xb_cli.h"
 
 static const xb_cmd commands[] = {
-    { "run", "run one experiment (default: the embedded demo config)", xb_cmd_run },
+    { "run", "run one experiment (no CONFIG: the default accuracy-vs-energy sweep)", xb_cmd_run },
     { "sweep", "run a config's [sweep] grid in parallel, resumable, sharded", xb_cmd_sweep },
     { "merge", "merge the results of sweep directories (shards) into one CSV", xb_cmd_merge },
     { "devices", "list device models, show their parameters, apply pulse trains", xb_cmd_devices },

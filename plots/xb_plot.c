@@ -92,6 +92,8 @@ static int is_measure(const char *name)
         if (strstr(name, words[i])) return 1;
     if (!strncmp(name, "samples", 7) || !strcmp(name, "step")) return 1;   /* progress counters */
     if (!strncmp(name, "n_", 2)) return 1;                 /* operation counts (n_read, n_adc) */
+    if (!strcmp(name, "run_id") || !strcmp(name, "status") || !strcmp(name, "error"))
+        return 1;                          /* a sweep's per-run identifiers, not factors */
     return unit_of(name) != NULL;
 }
 
