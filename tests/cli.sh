@@ -23,9 +23,9 @@ printf '[device]\ntype = softbounds\ndw_min = 0.5\n' > "$T/bad.ini"
 check run-range 2 "bad.ini:3: \[device\] dw_min = 0.5 w is outside \[1e-09, 0.1\] w" -- "$X" run "$T/bad.ini"
 printf '[devices]\ntype = softbounds\n' > "$T/sec.ini"
 check run-section 2 "sec.ini:2: unknown section \[devices\] (did you mean \[device\]?)" -- "$X" run "$T/sec.ini"
-check run-set-typo 2 "unknown key 'dw_mn' (did you mean 'dw_min'?)" -- "$X" run --set device.dw_mn=1
+check run-set-typo 2 "unknown key 'dw_mn' (did you mean 'dw_min'?)" -- "$X" run w1_quick --set device.dw_mn=1
 check run-missing-file 1 "cannot open config file" -- "$X" run "$T/nonexistent.ini"
-check run-bad-type 2 "type = 'nosuch' is not a device model" -- "$X" run --set device.type=nosuch
+check run-bad-type 2 "type = 'nosuch' is not a device model" -- "$X" run w1_quick --set device.type=nosuch
 check data-help 0 "convert-mnist" -- "$X" data --help
 check data-convert-missing 1 "cannot open" -- "$X" data convert-mnist "$T/nodigits" --out "$T/m"
 # calibrate / predict (synthetic files; the shipped data sets are in docs/calibration.md)
@@ -57,13 +57,13 @@ check calib-hfox 0 "t_star_scale" -- "$X" calibrate --model hfox --data "$T/hfox
 check calib-hfox-ini 0 "type = hfox" -- cat "$T/hfox.ini"
 # xbemu run: the training path (issue 6)
 check run-help 0 "results.csv" -- "$X" run --help
-check run-unknown-trainer 2 "\[train\] algorithm = 'sgd_magic' is not a trainer (one of sgd_digital" -- "$X" run --set train.algorithm=sgd_magic
-check run-layers-mismatch 2 "\[net\] layers = 100-10 does not fit the data: fmnist has 784 inputs and 10 classes" -- "$X" run --set net.layers=100-10 --set data.train_limit=10 --set data.test_limit=10 --out "$T/r0"
-check run-bad-layers 2 "\[net\] layers = '784--10' is not a list of sizes" -- "$X" run --set net.layers=784--10
+check run-unknown-trainer 2 "\[train\] algorithm = 'sgd_magic' is not a trainer (one of sgd_digital" -- "$X" run w1_quick --set train.algorithm=sgd_magic
+check run-layers-mismatch 2 "\[net\] layers = 100-10 does not fit the data: fmnist has 784 inputs and 10 classes" -- "$X" run w1_quick --set net.layers=100-10 --set data.train_limit=10 --set data.test_limit=10 --out "$T/r0"
+check run-bad-layers 2 "\[net\] layers = '784--10' is not a list of sizes" -- "$X" run w1_quick --set net.layers=784--10
 mkdir -p "$T/nodata"
-check run-missing-data 1 "$T/nodata" -- "$X" run --set data.dataset=mnist --set "data.dir=$T/nodata" --out "$T/r1"
-check run-crossbar-bl 2 "\[crossbar\] bl: sgd_analog takes it from \[train\] bl" -- "$X" run --set crossbar.bl=5 --set data.train_limit=10 --set data.test_limit=10 --out "$T/r2"
-check run-other-trainer-key 2 "unknown key .bl.*with \\[train\\] algorithm = sgd_digital" -- "$X" run --set train.algorithm=sgd_digital
+check run-missing-data 1 "$T/nodata" -- "$X" run w1_quick --set data.dataset=mnist --set "data.dir=$T/nodata" --out "$T/r1"
+check run-crossbar-bl 2 "\[crossbar\] bl: sgd_analog takes it from \[train\] bl" -- "$X" run w1_quick --set crossbar.bl=5 --set data.train_limit=10 --set data.test_limit=10 --out "$T/r2"
+check run-other-trainer-key 2 "unknown key .bl.*with \\[train\\] algorithm = sgd_digital" -- "$X" run w1_quick --set train.algorithm=sgd_digital
 check run-digital-small 0 "accuracy 0\.[0-9]* (mean over 1 task)" -- "$X" run w1_digital --set data.dataset=mnist --set data.train_limit=100 --set data.test_limit=100 --set run.progress=off --out "$T/r3"
 check run-results-header 0 "^run,algorithm,device,dataset,.*,task,eval_task,epoch,samples_seen,accuracy,.*,energy_total_J,energy_per_sample_J,train_s,train_cpu_s,wall_s$" -- head -1 "$T/r3/results.csv"
 check run-json 0 '"status": "complete"' -- cat "$T/r3/run.json"
