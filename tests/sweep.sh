@@ -140,7 +140,7 @@ else bad "sweep with the real xbemu run (rc=$rc)"; head -3 "$T/real/results.csv"
 # MPI mode (a build with make MPI=1): rank 0 hands out runs, rank 1 runs them. Without
 # XBEMU_MPI the MPI build is made here (build/mpi, once) when mpicc and mpirun exist.
 if [ -z "${XBEMU_MPI:-}" ] && command -v mpicc > /dev/null && command -v mpirun > /dev/null; then
-    if MAKEFLAGS= make -s MPI=1 build/mpi/xbemu > "$T/mpibuild" 2>&1; then XBEMU_MPI=$PWD/build/mpi/xbemu
+    if env -u SANITIZE -u BUILD MAKEFLAGS= make -s MPI=1 build/mpi/xbemu > "$T/mpibuild" 2>&1; then XBEMU_MPI=$PWD/build/mpi/xbemu
     else bad "make MPI=1 failed"; tail -5 "$T/mpibuild"; fi
 fi
 [ -n "${XBEMU_MPI:-}" ] || echo "sweep: MPI mode not tested (no mpicc/mpirun)"
