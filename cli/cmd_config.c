@@ -7,6 +7,7 @@
 #include "cli/xb_sections.h"
 #include "core/xb_config.h"
 #include "devices/xb_device.h"
+#include "training/xb_trainer.h"
 
 void xb_cli_print_table(FILE *f, const char *title, const xb_param_spec *s, size_t n)
 {
@@ -46,6 +47,14 @@ int xb_cmd_config(int argc, char **argv)
                          xb_device_types[d]->summary);
                 xb_cli_print_table(stdout, title, xb_device_types[d]->params,
                                    xb_device_types[d]->nparams);
+            }
+        if (!strcmp(s->name, "train"))
+            for (size_t t = 0; xb_trainer_types[t]; t++) {
+                if (!xb_trainer_types[t]->params) continue;
+                snprintf(title, sizeof title, "  [train] algorithm = %s: %s", xb_trainer_types[t]->name,
+                         xb_trainer_types[t]->summary);
+                xb_cli_print_table(stdout, title, xb_trainer_types[t]->params,
+                                   xb_trainer_types[t]->nparams);
             }
         printf("\n");
         shown++;

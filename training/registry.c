@@ -29,7 +29,7 @@ const xb_trainer_type *xb_trainer_find(const char *name)
 }
 
 static const xb_param_spec train_params[XB_TRAIN_NPARAMS] = {
-    [XB_TRAIN_ALGORITHM] = { "algorithm", 0, "", 0, 0, "learning rule (sgd_digital, sgd_analog)",
+    [XB_TRAIN_ALGORITHM] = { "algorithm", 0, "", 0, 0, "learning rule: sgd_digital, sgd_analog, eqprop, eqprop_dev, mesu, bimu, meta_bnn",
                              XB_P_STR, "sgd_digital", NULL },
     [XB_TRAIN_EPOCHS] = { "epochs", 1, "", 1, 100000, "passes over each task's training set",
                           XB_P_INT, NULL, NULL },
