@@ -394,9 +394,36 @@ static xb_status configure(runner *r, const xb_config *c, xb_err *err)
     return XB_OK;
 }
 
+/* Epochs of task t: [train] task_epochs ("40, 5"; the last value repeats) or `epochs`. */
+static xb_status task_epochs(const xb_config *c, size_t ntasks, size_t dflt, size_t *out,
+                             xb_err *err)
+{
+    const char *s = xb_config_str(c, "train", "task_epochs", "");
+    size_t k = 0, last = dflt;
+    while (*s == ' ') s++;
+    while (*s && k < ntasks) {
+        char *end;
+        const long v = strtol(s, &end, 10);
+        while (*end == ' ') end++;
+        if (end == s || v < 1 || v > 100000 || (*end && *end != ',')) {
+            char w[300] = "";
+            const xb_cfg_entry *e = xb_config_find(c, "train", "task_epochs");
+            if (e) xb_config_where(e, w, sizeof w);
+            return xb_fail(err, XB_EINVAL, "%s[train] task_epochs = '%s' is not a comma-separated "
+                           "list of epoch counts in [1, 100000]", w, e ? e->value : "");
+        }
+        out[k++] = last = (size_t)v;
+        s = *end ? end + 1 : end;
+        while (*s == ' ') s++;
+    }
+    for (; k < ntasks; k++) out[k] = last;
+    return XB_OK;
+}
+
 xb_status xb_run(const xb_config *c, const xb_run_opts *o, xb_run_summary *sum, xb_err *err)
 {
     runner R = { .cfg = c };
+    size_t *tepochs = NULL;                 /* epochs of each task */
     runner *r = &R;
     uint32_t *order = NULL;
     memset(sum, 0, sizeof *sum);
@@ -441,10 +468,15 @@ xb_status xb_run(const xb_config *c, const xb_run_opts *o, xb_run_summary *sum, 
     const int pmode = (int)r->rp[XB_RUN_PROGRESS];
     if (pmode == XB_PROGRESS_OFF) pf = NULL;
     const int tty = pf && (pmode == XB_PROGRESS_TTY || (pmode == XB_PROGRESS_AUTO && isatty(fileno(pf))));
-    const size_t epochs = (size_t)r->tp[XB_TRAIN_EPOCHS], batch = (size_t)r->tp[XB_TRAIN_BATCH];
+    const size_t batch = (size_t)r->tp[XB_TRAIN_BATCH];
+    if (!(tepochs = xb_calloc(r->data.ts->n, sizeof *tepochs))) {
+        st = xb_fail(err, XB_ENOMEM, "run: out of memory");
+        goto out;
+    }
+    if ((st = task_epochs(c, r->data.ts->n, (size_t)r->tp[XB_TRAIN_EPOCHS], tepochs, err))) goto out;
     const size_t every = (size_t)r->rp[XB_RUN_EVAL_EVERY];
     size_t total = 0, done_total = 0;
-    for (size_t t = 0; t < r->data.ts->n; t++) total += epochs * r->data.ts->t[t].train->n;
+    for (size_t t = 0; t < r->data.ts->n; t++) total += tepochs[t] * r->data.ts->t[t].train->n;
     int stopped = 0;
     size_t task = 0, epoch = 0;
     for (task = 0; task < r->data.ts->n && !stopped; task++) {
@@ -453,6 +485,7 @@ xb_status xb_run(const xb_config *c, const xb_run_opts *o, xb_run_summary *sum, 
         xb_free(order);
         if (!(order = xb_malloc(n * sizeof *order))) { st = xb_fail(err, XB_ENOMEM, "run: out of memory"); goto out; }
         if (r->T->task_begin) r->T->task_begin(r->tr.state, task);
+        const size_t epochs = tepochs[task];
         for (epoch = 1; epoch <= epochs && !stopped; epoch++) {
             /* sample order: stream (task, epoch) of the shuffle purpose */
             xb_rng_permutation(seed, XB_RNG_SHUFFLE, (uint32_t)(task * 100000 + epoch), n, order);
@@ -496,6 +529,7 @@ xb_status xb_run(const xb_config *c, const xb_run_opts *o, xb_run_summary *sum, 
                                      "what was measured", r->samples, r->csv_path);
 out:
     xb_free(order);
+    xb_free(tepochs);
     xb_free(r->xbuf); xb_free(r->lbuf); xb_free(r->pbuf);
     xb_free(r->csv.s); xb_free(r->prefix.s);
     if (r->tr.state) r->T->free(r->tr.state);

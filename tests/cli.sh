@@ -123,5 +123,8 @@ check plot-unknown-kind 2 "unknown plot kind 'pie'" -- "$X" plot pie "$T/zero.cs
 check plot-no-output 2 "no output file" -- "$X" plot sweep "$T/zero.csv"
 mkdir -p "$T/nodata"
 sh tests/sweep.sh "$X" || fail=$((fail+1))
+# per-task epochs (W2's 40 -> 5 schedule): task 1 twice, task 2 once; then a bad list
+check run-task-epochs 0 "^2,2,1,150$" -- sh -c "\"$X\" run w1_digital --set data.dataset=mnist --set data.tasks=permuted --set data.ntasks=2 --set data.train_limit=50 --set data.test_limit=50 --set 'train.task_epochs=2, 1' --set run.progress=off --out \"$T/te\" >/dev/null && awk -F, 'NR==1{for(i=1;i<=NF;i++)c[\$i]=i} NR>1{print \$c[\"task\"] \",\" \$c[\"eval_task\"] \",\" \$c[\"epoch\"] \",\" \$c[\"samples_seen\"]}' \"$T/te/results.csv\""
+check run-task-epochs-bad 2 "task_epochs = 'x' is not a comma-separated list of epoch counts" -- "$X" run w1_quick --set train.task_epochs=x
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -34,6 +34,10 @@ static const xb_param_spec train_params[XB_TRAIN_NPARAMS] = {
     [XB_TRAIN_EPOCHS] = { "epochs", 1, "", 1, 100000, "passes over each task's training set",
                           XB_P_INT, NULL, NULL },
     [XB_TRAIN_LR] = { "lr", 0.01, "", 0, 100, "learning rate eta", 0, NULL, "[GV16] (ALGORITHMS.md 1)" },
+    [XB_TRAIN_TASK_EPOCHS] = { "task_epochs", 0, "", 0, 0,
+                               "epochs per task, comma-separated (e.g. 40, 5: W2's schedule); "
+                               "the last value repeats; empty: `epochs` for every task",
+                               XB_P_STR, "", "../shared/ref/RESULTS.md W2" },
     [XB_TRAIN_BATCH] = { "batch", 1, "samples", 1, 100000, "samples per update (analog SGD: 1)",
                          XB_P_INT, NULL, "[GV16]" },
 };

@@ -24,7 +24,8 @@
 struct xb_config;
 
 /* Common [train] keys. */
-enum { XB_TRAIN_ALGORITHM, XB_TRAIN_EPOCHS, XB_TRAIN_LR, XB_TRAIN_BATCH, XB_TRAIN_NPARAMS };
+enum { XB_TRAIN_ALGORITHM, XB_TRAIN_EPOCHS, XB_TRAIN_LR, XB_TRAIN_BATCH, XB_TRAIN_TASK_EPOCHS,
+       XB_TRAIN_NPARAMS };
 extern const xb_section xb_section_train;
 /* The [net] section. */
 enum { XB_NETP_LAYERS, XB_NETP_ACT, XB_NETP_INIT, XB_NETP_NPARAMS };
