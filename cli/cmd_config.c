@@ -5,6 +5,7 @@
 
 #include "cli/xb_cli.h"
 #include "cli/xb_sections.h"
+#include "experiments/xb_configs.h"
 #include "core/xb_config.h"
 #include "devices/xb_device.h"
 #include "training/xb_trainer.h"
@@ -61,4 +62,19 @@ int xb_cmd_config(int argc, char **argv)
     }
     if (!shown) return xb_cli_usage("config", "unknown section '%s'", only);
     return XB_EXIT_OK;
+}
+
+xb_status xb_cli_load_config(xb_config *c, const char *arg, int argc, char **argv, xb_err *err)
+{
+    xb_status st;
+    if (!arg) st = xb_config_load_string(c, xb_embedded_config_text("default"), "default.ini", err);
+    else if (!strchr(arg, '/') && !strstr(arg, ".ini") && xb_embedded_config_text(arg))
+        st = xb_config_load_string(c, xb_embedded_config_text(arg), arg, err);
+    else st = xb_config_load(c, arg, err);
+    for (int i = 1; st == XB_OK && i < argc; i++) {
+        const char *v;
+        if (xb_cli_opt(&i, argc, argv, "--set", &v) == 1) st = xb_config_set(c, v, err);
+    }
+    if (st == XB_OK) st = xb_config_check_sections(c, xb_cli_section_names, err);
+    return st;
 }

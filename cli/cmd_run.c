@@ -10,7 +10,6 @@
 #include "cli/xb_cli.h"
 #include "cli/xb_sections.h"
 #include "core/xb_config.h"
-#include "experiments/xb_configs.h"
 #include "experiments/xb_run.h"
 
 static int usage(FILE *f)
@@ -20,26 +19,12 @@ static int usage(FILE *f)
                "task stream (on the [device] model for on-chip rules), evaluates after every\n"
                "epoch, and writes DIR/results.csv (accuracy and energy ledger per evaluation)\n"
                "and DIR/run.json (resolved config, versions, git hash). DIR defaults to\n"
-               "[run] out, else results/<[run] name>. Without CONFIG the embedded default\n"
-               "config runs; NAME picks a shipped config of experiments/configs/ by name.\n"
+               "[run] out, else results/<[run] name>. NAME picks a shipped config of\n"
+               "experiments/configs/ by name. A config with a [sweep] section runs as\n"
+               "`xbemu sweep CONFIG --out DIR` and ends with DIR/energy-accuracy.png; without\n"
+               "CONFIG the embedded default sweep runs (results/default/).\n"
                "Ctrl-C stops after the current sample and keeps what was measured.\n");
     return f == stdout ? XB_EXIT_OK : XB_EXIT_USAGE;
-}
-
-/* Load CONFIG (a file, or a shipped config name, or the default) and --set overrides. */
-static xb_status load_config(xb_config *c, const char *arg, int argc, char **argv, xb_err *err)
-{
-    xb_status st;
-    if (!arg) st = xb_config_load_string(c, xb_embedded_config_text("default"), "default.ini", err);
-    else if (!strchr(arg, '/') && !strstr(arg, ".ini") && xb_embedded_config_text(arg))
-        st = xb_config_load_string(c, xb_embedded_config_text(arg), arg, err);
-    else st = xb_config_load(c, arg, err);
-    for (int i = 1; st == XB_OK && i < argc; i++) {
-        const char *v;
-        if (xb_cli_opt(&i, argc, argv, "--set", &v) == 1) st = xb_config_set(c, v, err);
-    }
-    if (st == XB_OK) st = xb_config_check_sections(c, xb_cli_section_names, err);
-    return st;
 }
 
 static volatile sig_atomic_t stop_flag;
@@ -100,7 +85,7 @@ int xb_cmd_run(int argc, char **argv)
     xb_config *c = xb_config_alloc();
     int rc = XB_EXIT_OK;
     if (!c) { fprintf(stderr, "xbemu: out of memory\n"); return XB_EXIT_FAIL; }
-    if (load_config(c, cfg, argc, argv, &err) != XB_OK) {
+    if (xb_cli_load_config(c, cfg, argc, argv, &err) != XB_OK) {
         rc = xb_cli_report(&err);
         xb_config_free(c);
         return rc;

@@ -16,7 +16,6 @@
 #include "core/xb_config.h"
 #include "core/xb_mem.h"
 #include "devices/xb_device.h"
-#include "experiments/xb_configs.h"
 #include "experiments/xb_results.h"
 #include "experiments/xb_runner.h"
 #include "experiments/xb_sweep.h"
@@ -50,20 +49,6 @@ static int usage(FILE *f)
 }
 
 /* ---- config loading and key checks ---- */
-
-static xb_status load_config(xb_config *c, const char *arg, int argc, char **argv, xb_err *err)
-{
-    xb_status st;
-    if (!strchr(arg, '/') && !strstr(arg, ".ini") && xb_embedded_config_text(arg))
-        st = xb_config_load_string(c, xb_embedded_config_text(arg), arg, err);
-    else st = xb_config_load(c, arg, err);
-    for (int i = 1; st == XB_OK && i < argc; i++) {
-        const char *v;
-        if (xb_cli_opt(&i, argc, argv, "--set", &v) == 1) st = xb_config_set(c, v, err);
-    }
-    if (st == XB_OK) st = xb_config_check_sections(c, xb_cli_section_names, err);
-    return st;
-}
 
 /* A swept key must name a known section and, where the section has a schema, a key of
  * it ([device]: the common keys or any model's; [train]: the common keys or any
@@ -449,7 +434,7 @@ int xb_cmd_sweep(int argc, char **argv)
     size_t n = 0;
     int rc = XB_EXIT_OK;
     if (!c) { fprintf(stderr, "xbemu: out of memory\n"); return XB_EXIT_FAIL; }
-    if (load_config(c, cfg, argc, argv, &err) || xb_sweep_alloc(&s, c, key_check, &err)) goto fail;
+    if (xb_cli_load_config(c, cfg, argc, argv, &err) || xb_sweep_alloc(&s, c, key_check, &err)) goto fail;
     ids = xb_calloc(s->nruns, sizeof *ids);
     runs = xb_calloc(s->nruns / sn + 1, sizeof *runs);
     status = xb_calloc(s->nruns / sn + 1, sizeof *status);

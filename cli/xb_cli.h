@@ -20,6 +20,11 @@ int xb_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(pr
  * *val if matched, 0 if not this option, -1 if the value is missing. */
 int xb_cli_opt(int *i, int argc, char **argv, const char *name, const char **val);
 int xb_cli_is_help(const char *a);
+/* Load a config for run/sweep: arg = a file, the name of a shipped config, or NULL for
+ * the embedded default; then every --set of argv; then the section-name check. */
+struct xb_config;
+xb_status xb_cli_load_config(struct xb_config *c, const char *arg, int argc, char **argv,
+                             xb_err *err);
 
 /* Subcommands (one file each under cli/). */
 int xb_cmd_version(int argc, char **argv);
