@@ -18,7 +18,7 @@ typedef struct fitter { const char *name; xb_meas_kind kind; } fitter;
 static const fitter fitters[] = {
     { "linear", XB_MEAS_RAMPS }, { "softbounds", XB_MEAS_RAMPS }, { "expstep", XB_MEAS_RAMPS },
     { "hfox", XB_MEAS_RAMPS }, { "stmram", XB_MEAS_PSW }, { "stmram_thermal", XB_MEAS_PSW }, { "relax", XB_MEAS_RELAX },
-    { "bake", XB_MEAS_RELAX },
+    { "bake", XB_MEAS_RELAX }, { "ftj", XB_MEAS_RAMPS }, { "dw", XB_MEAS_RAMPS },
 };
 enum { NFITTERS = sizeof fitters / sizeof *fitters };
 
@@ -31,7 +31,7 @@ xb_meas_kind xb_calib_kind(const char *model)
 
 const char *xb_calib_models(void)
 {
-    return "linear, softbounds, expstep, hfox, stmram, stmram_thermal, relax, bake";
+    return "linear, softbounds, expstep, hfox, stmram, stmram_thermal, relax, bake, ftj, dw";
 }
 
 xb_status xb_calib_fit(const char *model, const xb_measurement *m, const xb_calib_opts *o,
@@ -42,6 +42,8 @@ xb_status xb_calib_fit(const char *model, const xb_measurement *m, const xb_cali
     const xb_meas_kind k = xb_calib_kind(model);
     if (!k) return xb_fail(err, XB_EINVAL, "unknown model '%s' (one of %s)", model, xb_calib_models());
     if (!strcmp(model, "hfox")) return xb_calib_hfox(m, out, err);
+    if (!strcmp(model, "ftj")) return xb_calib_ftj(m, &opts, out, err);
+    if (!strcmp(model, "dw")) return xb_calib_dw(m, &opts, out, err);
     if (k == XB_MEAS_RAMPS) return xb_calib_pulse(model, m, out, err);
     if (k == XB_MEAS_PSW) return xb_calib_mtj(model, m, &opts, NULL, NULL, out, err);
     if (!strcmp(model, "bake")) return xb_calib_bake(m, out, err);
@@ -56,7 +58,7 @@ xb_status xb_calib_predict(const char *type, const char *const *keys, const doub
 {
     const xb_calib_opts opts = o ? *o : (xb_calib_opts){ 0 };
     const xb_meas_kind k = xb_calib_kind(type);
-    if (k == XB_MEAS_RAMPS && strcmp(type, "hfox")) {
+    if (k == XB_MEAS_RAMPS && strcmp(type, "hfox") && strcmp(type, "ftj") && strcmp(type, "dw")) {
         const xb_device_type *T = xb_device_find(type);
         if (!T) return xb_fail(err, XB_EINVAL, "predict: no device type '%s'", type);
         double p[64];
@@ -93,7 +95,7 @@ xb_status xb_calib_write_ini(const xb_calib *c, const char *path, xb_err *err)
             const ptrdiff_t j = xb_param_index(T->params, T->nparams, q->name);
             if (j < 0) return xb_fail(err, XB_EINVAL, "%s has no key '%s'", T->name, q->name);
             char txt[64];
-            snprintf(txt, sizeof txt, "%.17g", q->est);
+            snprintf(txt, sizeof txt, "%.17g", T->params[j].type == XB_P_INT ? round(q->est) : q->est);
             if (xb_param_parse(&T->params[j], txt, &p[j], err))
                 return xb_err_prefix(err, "fitted %s cannot be written as a [device] %s: ",
                                      c->model, T->name);
@@ -116,11 +118,13 @@ xb_status xb_calib_write_ini(const xb_calib *c, const char *path, xb_err *err)
             fprintf(f, "; %s = %.10g %s\n", q->name, q->est, q->unit ? q->unit : "");
             continue;
         }
+        const ptrdiff_t j = T ? xb_param_index(T->params, T->nparams, q->name) : -1;
+        const double v = j >= 0 && T->params[j].type == XB_P_INT ? round(q->est) : q->est;
         if (isfinite(q->lo))
-            fprintf(f, "%s = %.10g    ; 95%% CI [%.6g, %.6g] %s\n", q->name, q->est, q->lo, q->hi,
+            fprintf(f, "%s = %.10g    ; 95%% CI [%.6g, %.6g] %s\n", q->name, v, q->lo, q->hi,
                     q->unit ? q->unit : "");
         else
-            fprintf(f, "%s = %.10g    ; %s %s\n", q->name, q->est,
+            fprintf(f, "%s = %.10g    ; %s %s\n", q->name, v,
                     q->kind == XB_CAL_FIXED ? "fixed" : "estimate", q->unit ? q->unit : "");
     }
     if (fclose(f)) return xb_fail(err, XB_EIO, "%s: write failed", path);
@@ -141,7 +145,7 @@ xb_status xb_calib_bootstrap(const char *model, const xb_measurement *m, const x
                              int B, uint32_t seed, xb_calib *c, xb_err *err)
 {
     if (m->kind != XB_MEAS_RAMPS || m->nramps < 4 || xb_calib_kind(model) != XB_MEAS_RAMPS ||
-        !strcmp(model, "hfox"))
+        !strcmp(model, "hfox") || !strcmp(model, "ftj") || !strcmp(model, "dw"))
         return xb_fail(err, XB_EINVAL, "--bootstrap: needs a pulse model (linear, softbounds, "
                        "expstep) and 4 or more ramps");
     if (B < 20) return xb_fail(err, XB_ERANGE, "--bootstrap %d: use at least 20 resamples", B);

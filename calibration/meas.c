@@ -202,6 +202,7 @@ static xb_status add_ramp(xb_measurement *m, int dir, const double *g, const dou
     }
     r->n = n;
     r->line = line;
+    r->device = 0;
     r->dir = dir ? dir : (g[n - 1] >= g[0] ? 1 : -1);   /* net change when not given */
     m->nramps++;
     return XB_OK;

@@ -59,6 +59,8 @@ typedef struct xb_calib {
 typedef struct xb_calib_opts {
     const char *fix;             /* "delta=45,tau_0=1e-9": hold these at the given values */
     double trials;               /* binomial trials per point (stmram); 0: 10000 */
+    double t_pulse, v_pulse;     /* ftj: pulse width (s) and amplitude (V) of the data; 0: 1 ns, 1 V */
+    int states;                  /* dw: number of pinning sites; 0: 5 */
 } xb_calib_opts;
 
 /* The measurement kind a model reads; 0 if the model is unknown. */
@@ -100,6 +102,8 @@ xb_status xb_calib_mtj(const char *model, const xb_measurement *m, const xb_cali
 xb_status xb_calib_relax(const xb_measurement *m, xb_calib *out, xb_err *err);
 xb_status xb_calib_hfox(const xb_measurement *m, xb_calib *out, xb_err *err);
 xb_status xb_calib_bake(const xb_measurement *m, xb_calib *out, xb_err *err);
+xb_status xb_calib_ftj(const xb_measurement *m, const xb_calib_opts *o, xb_calib *out, xb_err *err);
+xb_status xb_calib_dw(const xb_measurement *m, const xb_calib_opts *o, xb_calib *out, xb_err *err);
 /* One device of the HfOx law: (b = ln R0 + c1, m1, m2, t*) with 95 % intervals. */
 xb_status xb_calib_hfox_one(const xb_ramp *rp, double est[4], double lo[4], double hi[4],
                             double *resid_sd, double *loglik, xb_err *err);

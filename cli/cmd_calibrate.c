@@ -30,10 +30,14 @@ static int usage(FILE *f)
         "  --units SPEC      e.g. conductance=mS,width=ns (converted to SI)\n"
         "  --v-read V        read voltage turning a read current into G (default 0.1 V)\n"
         "  --r-p OHM         junction resistance turning pulse volts into amps (2530)\n"
-        "  --t-pulse S       pulse width when the file gives amplitudes only (1e-9)\n"
-        "  --v-pulse V       pulse amplitude when the file gives widths only (unknown)\n"
+        "  --t-pulse S       pulse width when the file gives amplitudes only (1e-9);\n"
+        "                    ftj: the width of the data's pulses\n"
+        "  --v-pulse V       pulse amplitude when the file gives widths only (unknown);\n"
+        "                    ftj: the amplitude of the data's pulses (default 1 V)\n"
         "  --trials N        binomial trials per switching point (default 10000)\n"
-        "  --fix K=V,...     hold parameters fixed (stmram: delta, i_c0, tau_d, tau0)\n"
+        "  --fix K=V,...     hold parameters fixed (stmram: delta, i_c0, tau_d, tau0;\n"
+        "                    ftj: v_a, kappa; dw: g_p, g_ap)\n"
+        "  --states S        dw: number of pinning sites (default 5)\n"
         "  --bootstrap B     pulse models: percentile intervals from B resamples of the ramps\n"
         "  --out FILE        params INI ([device] section) for `xbemu run`\n"
         "  --report FILE     the report as JSON (text goes to stdout)\n",
@@ -123,6 +127,7 @@ typedef struct common_opts {
     int ndata;
     xb_meas_opts mo;
     xb_calib_opts co;
+    double states;
 } common_opts;
 
 /* Options shared by calibrate and predict: 1 matched, 0 not, -1 bad value (printed). */
@@ -144,16 +149,21 @@ static int common_opt(const char *cmd, int *i, int argc, char **argv, common_opt
             *sdst[k] = v;
             return 1;
         }
-    const char *nopt[] = { "--v-read", "--r-p", "--t-pulse", "--v-pulse", "--trials" };
-    double *ndst[] = { &o->mo.v_read, &o->mo.r_p, &o->mo.t_pulse, &o->mo.v_pulse, &o->co.trials };
-    for (int k = 0; k < 5; k++)
+    const char *nopt[] = { "--v-read", "--r-p", "--t-pulse", "--v-pulse", "--trials", "--states" };
+    double *ndst[] = { &o->mo.v_read, &o->mo.r_p, &o->mo.t_pulse, &o->mo.v_pulse, &o->co.trials,
+                       &o->states };
+    for (int k = 0; k < 6; k++)
         if ((m = xb_cli_opt(i, argc, argv, nopt[k], &v))) {
             char *end;
             const double x = m > 0 ? strtod(v, &end) : NAN;
             if (m < 0 || end == v || *end || !(x > 0))
                 return xb_cli_usage(cmd, "%s needs a positive number%s%s%s", nopt[k],
                                     m > 0 ? " (got '" : "", m > 0 ? v : "", m > 0 ? "')" : ""), -1;
+            if (k == 5 && (x != floor(x) || x < 2 || x > 64))
+                return xb_cli_usage(cmd, "--states needs an integer in [2, 64] (got '%s')", v), -1;
             *ndst[k] = x;
+            o->co.t_pulse = o->mo.t_pulse; o->co.v_pulse = o->mo.v_pulse;
+            o->co.states = (int)o->states;
             return 1;
         }
     return 0;

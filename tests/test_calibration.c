@@ -457,7 +457,80 @@ static void test_bootstrap_matches_jacobian(void)
     xb_meas_free(m);
 }
 
-XB_SUITE(calibration, XB_TEST(test_coverage_softbounds), XB_TEST(test_coverage_linear),
+
+/* ---- FTJ: D devices of devices/ftj.c, K pulses each from s = 0 -------------------------- */
+
+static xb_measurement *synth_ftj(uint32_t seed, size_t ndev, size_t npulse, const double *tr)
+{
+    const xb_device_type *T = xb_device_find("ftj");
+    double p[64];
+    xb_param_defaults(T->params, T->nparams, p);
+    set(T, p, "g_on", tr[0]); set(T, p, "on_off", tr[1]); set(T, p, "w_l", tr[2]);
+    set(T, p, "n_d", tr[3]); set(T, p, "g_on_dtod", tr[4]); set(T, p, "v_a_dtod", 0);
+    set(T, p, "t_pulse", 1e-9); set(T, p, "v_pulse", 1);
+    xb_bank *b;
+    xb_err err = { 0 };
+    if (xb_bank_alloc(&b, T, p, ndev, seed, &err)) return NULL;
+    xb_measurement *m = xb_calloc(1, sizeof *m);
+    m->kind = XB_MEAS_RAMPS;
+    m->nramps = ndev;
+    m->ramp = xb_calloc(ndev, sizeof *m->ramp);
+    int16_t up[64];
+    float g[64];
+    for (size_t j = 0; j < ndev; j++) {
+        up[j] = 1;
+        m->ramp[j] = (xb_ramp){ .dir = 1, .n = npulse + 1, .device = (int)j + 1,
+                                .g = xb_malloc((npulse + 1) * sizeof(double)) };
+    }
+    for (size_t k = 0; k <= npulse; k++) {
+        if (k > 0) xb_bank_pulse(b, up);
+        xb_bank_conductance(b, g, 0);
+        for (size_t j = 0; j < ndev; j++) m->ramp[j].g[k] = g[j];
+    }
+    xb_bank_free(b);
+    return m;
+}
+
+/* 200 seeds of 16 devices x 50 pulses (N_d 100, w_L 0.5 decades, tau_m 8.1 ns at 1 V,
+ * 1 ns pulses, 5 % G_on spread): coverage of the 95 % intervals of every fitted
+ * parameter in 175..200 and mean se / sd of the estimates in (0.75, 1.33) for the mean
+ * parameters (sandwich); the jackknife intervals of n_d and g_on_dtod: coverage only. */
+static void test_coverage_ftj(void)
+{
+    enum { SEEDS = 200, NP = 6 };
+    const double tr[5] = { 1e-6, 2.65, 0.5, 100, 0.05 };
+    const double taum = 1e-12 * exp(9.0);
+    const char *names[NP] = { "g_on", "on_off", "tau_m", "w_l", "n_d", "g_on_dtod" };
+    const double want[NP] = { tr[0], tr[1], taum, tr[2], tr[3], tr[4] };
+    int cover[NP] = { 0 }, fails = 0;
+    double se_sum[NP] = { 0 }, d1[NP] = { 0 }, d2[NP] = { 0 };
+    for (uint32_t seed = 1; seed <= SEEDS; seed++) {
+        xb_measurement *m = synth_ftj(seed, 16, 50, tr);
+        CU_ASSERT_FATAL(m != NULL);
+        xb_calib c;
+        xb_err err = { 0 };
+        if (xb_calib_fit("ftj", m, NULL, &c, &err)) { fails++; xb_meas_free(m); continue; }
+        for (int k = 0; k < NP; k++) {
+            const xb_cal_par *q = par(&c, names[k]);
+            cover[k] += q->lo <= want[k] && want[k] <= q->hi;
+            se_sum[k] += q->se;
+            d1[k] += q->est - want[k]; d2[k] += (q->est - want[k]) * (q->est - want[k]);
+        }
+        xb_meas_free(m);
+    }
+    CU_ASSERT_EQUAL(fails, 0);
+    for (int k = 0; k < NP; k++) {
+        const double sd = sqrt((d2[k] - d1[k] * d1[k] / SEEDS) / (SEEDS - 1));
+        const double ratio = se_sum[k] / SEEDS / sd;
+        if (getenv("XB_TEST_VERBOSE"))
+            printf("\n  ftj %s: coverage %d/200, mean se / sd of estimates %.3f, bias %.3g sd", names[k],
+                   cover[k], ratio, d1[k] / SEEDS / sd);
+        CU_ASSERT(cover[k] >= 175);
+        if (k < 4) CU_ASSERT(ratio > 0.75 && ratio < 1.33);
+    }
+}
+
+XB_SUITE(calibration, XB_TEST(test_coverage_ftj), XB_TEST(test_coverage_softbounds), XB_TEST(test_coverage_linear),
          XB_TEST(test_coverage_expstep), XB_TEST(test_coverage_stmram), XB_TEST(test_coverage_hfox),
          XB_TEST(test_read_taox), XB_TEST(test_read_csv_columns_units),
          XB_TEST(test_read_mtj_and_relax), XB_TEST(test_read_lut), XB_TEST(test_malformed),
