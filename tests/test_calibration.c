@@ -530,7 +530,81 @@ static void test_coverage_ftj(void)
     }
 }
 
-XB_SUITE(calibration, XB_TEST(test_coverage_ftj), XB_TEST(test_coverage_softbounds), XB_TEST(test_coverage_linear),
+/* ---- DW: devices of devices/dw.c pulsed up and down, reads chained per device -------- */
+
+static xb_measurement *synth_dw(uint32_t seed, size_t ndev, size_t nramp, size_t len,
+                                const double *tr)
+{
+    const xb_device_type *T = xb_device_find("dw");
+    double p[64];
+    xb_param_defaults(T->params, T->nparams, p);
+    set(T, p, "sigma", tr[0]); set(T, p, "p_depin", tr[1]); set(T, p, "p_miss", tr[2]);
+    set(T, p, "states", 5); set(T, p, "g_dtod", 0);
+    xb_bank *b;
+    xb_err err = { 0 };
+    if (xb_bank_alloc(&b, T, p, ndev, seed, &err)) return NULL;
+    xb_measurement *m = xb_calloc(1, sizeof *m);
+    m->kind = XB_MEAS_RAMPS;
+    m->nramps = ndev * nramp;
+    m->ramp = xb_calloc(m->nramps, sizeof *m->ramp);
+    int16_t up[64], dn[64];
+    float g[64];
+    for (size_t j = 0; j < ndev; j++) { up[j] = 1; dn[j] = -1; }
+    for (size_t j = 0; j < ndev; j++)
+        for (size_t r = 0; r < nramp; r++)
+            m->ramp[j * nramp + r] = (xb_ramp){ .dir = r % 2 ? -1 : 1, .n = len + 1, .device = (int)j + 1,
+                                                .g = xb_malloc((len + 1) * sizeof(double)) };
+    xb_bank_conductance(b, g, 0);
+    for (size_t j = 0; j < ndev; j++) m->ramp[j * nramp].g[0] = g[j];
+    for (size_t r = 0; r < nramp; r++) {
+        if (r > 0)
+            for (size_t j = 0; j < ndev; j++) m->ramp[j * nramp + r].g[0] = m->ramp[j * nramp + r - 1].g[len];
+        for (size_t k = 1; k <= len; k++) {
+            xb_bank_pulse(b, r % 2 ? dn : up);
+            xb_bank_conductance(b, g, 0);
+            for (size_t j = 0; j < ndev; j++) m->ramp[j * nramp + r].g[k] = (double)g[j];
+        }
+    }
+    xb_bank_free(b);
+    return m;
+}
+
+/* 200 seeds of 4 devices x 6 ramps of 12 pulses (5 sites, sigma 0.05, p_depin 0.6,
+ * p_miss 0.1): coverage 175..200 and mean se / sd of the estimates in (0.75, 1.33). */
+static void test_coverage_dw(void)
+{
+    enum { SEEDS = 200, NP = 3 };
+    const double tr[NP] = { 0.05, 0.6, 0.1 };
+    const char *names[NP] = { "sigma", "p_depin", "p_miss" };
+    int cover[NP] = { 0 }, fails = 0;
+    double se_sum[NP] = { 0 }, d1[NP] = { 0 }, d2[NP] = { 0 };
+    for (uint32_t seed = 1; seed <= SEEDS; seed++) {
+        xb_measurement *m = synth_dw(seed, 4, 6, 12, tr);
+        CU_ASSERT_FATAL(m != NULL);
+        xb_calib c;
+        xb_err err = { 0 };
+        if (xb_calib_fit("dw", m, NULL, &c, &err)) { fails++; xb_meas_free(m); continue; }
+        for (int k = 0; k < NP; k++) {
+            const xb_cal_par *q = par(&c, names[k]);
+            cover[k] += q->lo <= tr[k] && tr[k] <= q->hi;
+            se_sum[k] += q->se;
+            d1[k] += q->est - tr[k]; d2[k] += (q->est - tr[k]) * (q->est - tr[k]);
+        }
+        xb_meas_free(m);
+    }
+    CU_ASSERT_EQUAL(fails, 0);
+    for (int k = 0; k < NP; k++) {
+        const double sd = sqrt((d2[k] - d1[k] * d1[k] / SEEDS) / (SEEDS - 1));
+        const double ratio = se_sum[k] / SEEDS / sd;
+        if (getenv("XB_TEST_VERBOSE"))
+            printf("\n  dw %s: coverage %d/200, mean se / sd of estimates %.3f, bias %.3g sd", names[k],
+                   cover[k], ratio, d1[k] / SEEDS / sd);
+        CU_ASSERT(cover[k] >= 175);
+        CU_ASSERT(ratio > 0.75 && ratio < 1.33);
+    }
+}
+
+XB_SUITE(calibration, XB_TEST(test_coverage_ftj), XB_TEST(test_coverage_dw), XB_TEST(test_coverage_softbounds), XB_TEST(test_coverage_linear),
          XB_TEST(test_coverage_expstep), XB_TEST(test_coverage_stmram), XB_TEST(test_coverage_hfox),
          XB_TEST(test_read_taox), XB_TEST(test_read_csv_columns_units),
          XB_TEST(test_read_mtj_and_relax), XB_TEST(test_read_lut), XB_TEST(test_malformed),
