@@ -55,6 +55,12 @@ awk 'BEGIN { print "dev,pulse,R"; for (d = 0; d < 5; d++) for (t = 0; t < 1500; 
     print d "," t "," exp(lr + 0.01 * sin(13 * t + d)) } }' > "$T/hfox.csv"
 check calib-hfox 0 "t_star_scale" -- "$X" calibrate --model hfox --data "$T/hfox.csv" --columns ramp=0,pulse=1,resistance=2 --out "$T/hfox.ini"
 check calib-hfox-ini 0 "type = hfox" -- cat "$T/hfox.ini"
+"$X" devices pulse ftj --n-devices 8 --sequence 30:+ --set v_a_dtod=0 --out "$T/ftj.csv" >/dev/null 2>&1
+check calib-ftj 0 "w_l" -- "$X" calibrate --model ftj --data "$T/ftj.csv" --out "$T/ftj.ini"
+check calib-ftj-ini 0 "type = ftj" -- cat "$T/ftj.ini"
+check calib-ftj-refuse 2 "v_a_dtod cannot be told from w_L" -- "$X" calibrate --model ftj --data "$T/ftj.csv" --fix v_a_dtod=0.1
+check calib-dw-stdin 0 "p_depin" -- sh -c "\"$X\" devices pulse dw --n-devices 4 --sequence 10:+,10:-,10:+ --set p_depin=0.6 --set p_miss=0.1 | \"$X\" calibrate --model dw --data -"
+check calib-dw-refuse 2 "g_dtod is not identifiable\|not identifiable from the reads" -- "$X" calibrate --model dw --data "$T/ftj.csv" --fix g_dtod=0.1
 # xbemu run: the training path (issue 6)
 check run-help 0 "results.csv" -- "$X" run --help
 check run-unknown-trainer 2 "\[train\] algorithm = 'sgd_magic' is not a trainer (one of sgd_digital" -- "$X" run w1_quick --set train.algorithm=sgd_magic

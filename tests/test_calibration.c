@@ -379,6 +379,12 @@ static void test_malformed(void)
         { "1\t0\t1\t1e-6\t100\n1\t5\t1\t1e-6\t140\n", "bake", NULL, XB_MEAS_RELAX, "0 before/after pairs" },
         { "G bins\n1e-5,2e-5\n0,1\n", "lut", NULL, XB_MEAS_RAMPS, "a dG table needs" },
         { "1,2\n", "taox", NULL, XB_MEAS_PSW, "format 'taox' holds pulse ramps, but this model needs switching probability" },
+        { "device,pulse,conductance_S\n0,0,1e-6\n0,1,2e-6\n", "pulses", NULL, XB_MEAS_RAMPS, "f:1: the pulses layout needs the columns device, pulse, polarity, conductance_S" },
+        { "device,pulse,polarity,conductance_S\n0,0,0,1e-6\n0,1,2,2e-6\n", "pulses", NULL, XB_MEAS_RAMPS, "f:3:3: polarity 2: expected -1, 0 or 1" },
+        { "device,pulse,polarity,conductance_S\n0,0,0,1e-6\n0,0,1,2e-6\n", "pulses", NULL, XB_MEAS_RAMPS, "f:3: device 0 has pulse 0 twice (also line 2)" },
+        { "device,pulse,polarity,conductance_S\n0,0,0,1e-6\n0,1,0,2e-6\n", "pulses", NULL, XB_MEAS_RAMPS, "f: no pulses (every polarity is 0)" },
+        { "device,pulse,polarity,conductance_S\n0,0,0,1e-6\n0,1,1,x\n", NULL, NULL, XB_MEAS_RAMPS, "f:3:4: column 'conductance_S': 'x' is not a finite number" },
+        { "device,pulse,polarity,conductance_S\n0,0,0,1e-6\n", "pulses", NULL, XB_MEAS_RAMPS, "f: 1 data rows; a ramp needs at least 2" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         xb_meas_opts o = XB_MEAS_OPTS_DEFAULT;
@@ -604,7 +610,29 @@ static void test_coverage_dw(void)
     }
 }
 
-XB_SUITE(calibration, XB_TEST(test_coverage_ftj), XB_TEST(test_coverage_dw), XB_TEST(test_coverage_softbounds), XB_TEST(test_coverage_linear),
+/* The CSV of `xbemu devices pulse` (devices interleaved, as the tool writes them):
+ * per device, a ramp per run of one polarity, from the read before its first pulse. */
+static void test_read_pulses(void)
+{
+    const char *text = "device,pulse,polarity,conductance_S,energy_J\n"
+                       "0,0,0,1e-6,0\n1,0,0,2e-6,0\n"
+                       "0,1,1,1.1e-6,1e-15\n1,1,1,2.1e-6,1e-15\n"
+                       "0,2,1,1.2e-6,1e-15\n1,2,1,2.2e-6,1e-15\n"
+                       "0,3,-1,1.15e-6,1e-15\n1,3,-1,2.15e-6,1e-15\n";
+    xb_measurement *m;
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(xb_meas_parse(text, strlen(text), "p.csv", XB_MEAS_RAMPS, NULL, &m, &err) == XB_OK);
+    CU_ASSERT_EQUAL_FATAL(m->nramps, 4);
+    CU_ASSERT(m->ramp[0].device == 1 && m->ramp[0].dir == 1 && m->ramp[0].n == 3);
+    CU_ASSERT(m->ramp[0].g[0] == 1e-6 && m->ramp[0].g[2] == 1.2e-6);
+    CU_ASSERT(m->ramp[1].device == 1 && m->ramp[1].dir == -1 && m->ramp[1].n == 2);
+    CU_ASSERT(m->ramp[1].g[0] == 1.2e-6 && m->ramp[1].g[1] == 1.15e-6);
+    CU_ASSERT(m->ramp[1].pulse[0] == 2 && m->ramp[1].pulse[1] == 3);
+    CU_ASSERT(m->ramp[2].device == 2 && m->ramp[2].g[0] == 2e-6);
+    xb_meas_free(m);
+}
+
+XB_SUITE(calibration, XB_TEST(test_read_pulses), XB_TEST(test_coverage_ftj), XB_TEST(test_coverage_dw), XB_TEST(test_coverage_softbounds), XB_TEST(test_coverage_linear),
          XB_TEST(test_coverage_expstep), XB_TEST(test_coverage_stmram), XB_TEST(test_coverage_hfox),
          XB_TEST(test_read_taox), XB_TEST(test_read_csv_columns_units),
          XB_TEST(test_read_mtj_and_relax), XB_TEST(test_read_lut), XB_TEST(test_malformed),
