@@ -1,5 +1,6 @@
 /* calibration/calib.c: model registry of the fitters, prediction, params INI output. */
 #include "calibration/xb_calib.h"
+#include "calibration/xb_fit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -34,8 +35,44 @@ const char *xb_calib_models(void)
     return "linear, softbounds, expstep, hfox, stmram, stmram_thermal, relax, bake, ftj, dw";
 }
 
+static xb_status fit_one(const char *model, const xb_measurement *m, const xb_calib_opts *o,
+                         xb_calib *out, xb_err *err);
+
+/* With profile intervals requested, fit once more with Wald intervals and name, in the
+ * notes, every interval the profile changed (both given). */
 xb_status xb_calib_fit(const char *model, const xb_measurement *m, const xb_calib_opts *o,
                        xb_calib *out, xb_err *err)
+{
+    const xb_calib_opts opts = o ? *o : (xb_calib_opts){ 0 };
+    xb_status st = fit_one(model, m, &opts, out, err);
+    if (st || opts.ci == XB_CI_WALD) return st;
+    if (!out->profiled) {
+        if (opts.ci == XB_CI_AUTO && xb_calib_kind(model) != 0 && strcmp(model, "ftj") &&
+            strcmp(model, "dw") && strcmp(model, "hfox"))
+            xb_calib_note(out, "--ci auto: Wald intervals kept (none contains 0, covariance well conditioned)");
+        return XB_OK;
+    }
+    xb_calib_opts wo = opts;
+    wo.ci = XB_CI_WALD;
+    xb_calib *w = xb_malloc(sizeof *w);
+    if (!w) return xb_fail(err, XB_ENOMEM, "out of memory");
+    if (fit_one(model, m, &wo, w, err) == XB_OK && w->npar == out->npar) {
+        int any = 0;
+        for (size_t i = 0; i < out->npar; i++) {
+            const xb_cal_par *a = &w->par[i], *b = &out->par[i];
+            if (a->kind != XB_CAL_FIT || (a->lo == b->lo && a->hi == b->hi)) continue;
+            xb_calib_note(out, "%s: 95%% interval from the profile likelihood [%.5g, %.5g] (Wald "
+                          "[%.5g, %.5g])", b->name, b->lo, b->hi, a->lo, a->hi);
+            any = 1;
+        }
+        (void)any;
+    }
+    xb_free(w);
+    return XB_OK;
+}
+
+static xb_status fit_one(const char *model, const xb_measurement *m, const xb_calib_opts *o,
+                         xb_calib *out, xb_err *err)
 {
     const xb_calib_opts opts = o ? *o : (xb_calib_opts){ 0 };
     memset(out, 0, sizeof *out);
@@ -44,12 +81,12 @@ xb_status xb_calib_fit(const char *model, const xb_measurement *m, const xb_cali
     if (!strcmp(model, "hfox")) return xb_calib_hfox(m, out, err);
     if (!strcmp(model, "ftj")) return xb_calib_ftj(m, &opts, out, err);
     if (!strcmp(model, "dw")) return xb_calib_dw(m, &opts, out, err);
-    if (k == XB_MEAS_RAMPS) return xb_calib_pulse(model, m, out, err);
+    if (k == XB_MEAS_RAMPS) return xb_calib_pulse(model, m, opts.ci, out, err);
     if (k == XB_MEAS_PSW) return xb_calib_mtj(model, m, &opts, NULL, NULL, out, err);
-    if (!strcmp(model, "bake")) return xb_calib_bake(m, out, err);
+    if (!strcmp(model, "bake")) return xb_calib_bake(m, opts.ci, out, err);
     if (m->temp)
         return xb_fail(err, XB_EINVAL, "%s is a bake file: use --model bake", m->name);
-    return xb_calib_relax(m, out, err);
+    return xb_calib_relax(m, opts.ci, out, err);
 }
 
 xb_status xb_calib_predict(const char *type, const char *const *keys, const double *vals,
@@ -172,7 +209,9 @@ xb_status xb_calib_bootstrap(const char *model, const xb_measurement *m, const x
             bm.ramp[r] = m->ramp[pick];
         }
         xb_err e2 = { 0 };
-        if (xb_calib_fit(model, &bm, o, bc, &e2)) continue;          /* a failed refit drops out */
+        xb_calib_opts bo = o ? *o : (xb_calib_opts){ 0 };
+        bo.ci = XB_CI_WALD;                                           /* resamples: Wald only */
+        if (xb_calib_fit(model, &bm, &bo, bc, &e2)) continue;          /* a failed refit drops out */
         for (size_t i = 0; i < c->npar; i++) est[(size_t)nb * c->npar + i] = bc->par[i].est;
         nb++;
     }

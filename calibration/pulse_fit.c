@@ -202,7 +202,7 @@ static int noise_fit(const double *mu, const double *r, size_t n, double *sig2, 
     return 0;
 }
 
-xb_status xb_calib_pulse(const char *model, const xb_measurement *m, xb_calib *out, xb_err *err)
+xb_status xb_calib_pulse(const char *model, const xb_measurement *m, int ci, xb_calib *out, xb_err *err)
 {
     const int law = law_of(model);
     if (law < 0) return xb_fail(err, XB_EINVAL, "unknown pulse model '%s'", model);
@@ -305,6 +305,8 @@ xb_status xb_calib_pulse(const char *model, const xb_measurement *m, xb_calib *o
         floor2 = 1e-6 * floor2 / d.n;
         for (size_t i = 0; i < d.n; i++) d.s[i] = sqrt(sig2 * mu[i] * mu[i] + tau2 + floor2);
     }
+    int prof[XB_FIT_MAXP];
+    if ((st = xb_fit_profile(&pb, &f, ci, prof, err))) goto done;
     /* Goodness of fit, in SI units. */
     const dev v = dev_of(&c, th);
     double ll = 0, rss = 0, tss = 0;
@@ -330,6 +332,7 @@ xb_status xb_calib_pulse(const char *model, const xb_measurement *m, xb_calib *o
     out->rmse = sqrt(rss / d.n);
     out->chi2_red = f.chi2 / f.dof;
     out->converged = f.converged; out->iters = f.iters; out->cov_ok = f.cov_ok;
+    for (size_t k = 0; k < p; k++) out->profiled += prof[k];
     xb_fit_ks_normal(res, d.n, &out->ks_d, &out->ks_p);
     /* Trajectory R^2: iterate the mean map from each ramp's first read. */
     out->r2_traj = NAN;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "calibration/xb_calib.h"
+#include "calibration/xb_fit.h"
 #include "calibration/xb_meas.h"
 #include "cli/xb_cli.h"
 #include "core/xb_config.h"
@@ -39,6 +40,10 @@ static int usage(FILE *f)
         "                    ftj: v_a, kappa; dw: g_p, g_ap)\n"
         "  --states S        dw: number of pinning sites (default 5)\n"
         "  --bootstrap B     pulse models: percentile intervals from B resamples of the ramps\n"
+        "  --ci MODE         wald | profile | auto (default): 95 %% intervals from the Jacobian\n"
+        "                    (Wald) or the profile likelihood; auto profiles the parameters\n"
+        "                    whose Wald interval contains 0, or all when the covariance is\n"
+        "                    ill-conditioned (pulse, stmram, relax, bake models)\n"
         "  --out FILE        params INI ([device] section) for `xbemu run`\n"
         "  --report FILE     the report as JSON (text goes to stdout)\n",
         xb_calib_models());
@@ -139,6 +144,14 @@ static int common_opt(const char *cmd, int *i, int argc, char **argv, common_opt
         if (m < 0) return xb_cli_usage(cmd, "--data needs a file"), -1;
         if (o->ndata == MAX_DATA) return xb_cli_usage(cmd, "at most %d --data files", MAX_DATA), -1;
         o->data[o->ndata++] = v;
+        return 1;
+    }
+    if ((m = xb_cli_opt(i, argc, argv, "--ci", &v))) {
+        if (m > 0 && !strcmp(v, "auto")) o->co.ci = XB_CI_AUTO;
+        else if (m > 0 && !strcmp(v, "wald")) o->co.ci = XB_CI_WALD;
+        else if (m > 0 && !strcmp(v, "profile")) o->co.ci = XB_CI_PROFILE;
+        else return xb_cli_usage(cmd, "--ci needs one of wald, profile, auto%s%s%s", m > 0 ? " (got '" : "",
+                                 m > 0 ? v : "", m > 0 ? "')" : ""), -1;
         return 1;
     }
     const char *sopt[] = { "--format", "--columns", "--units", "--fix" };
