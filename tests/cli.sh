@@ -38,6 +38,8 @@ check calib-json 0 '"ci95"' -- cat "$T/r.json"
 check calib-run 0 "accuracy" -- "$X" run "$T/p.ini" --set train.algorithm=sgd_analog --set data.train_limit=300 --set data.test_limit=300 --set run.progress=off --out "$T/crun"
 check calib-bootstrap 0 "bootstrap percentiles" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --units conductance=mS --bootstrap 40
 check calib-bootstrap-bad 2 "--bootstrap needs a count" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --bootstrap 5
+check calib-ci-profile 0 "from the profile likelihood" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --units conductance=mS --ci profile
+check calib-ci-bad 2 "--ci needs one of wald, profile, auto (got 'bayes')" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --ci bayes
 check calib-compare 0 "ranked by AIC" -- "$X" calibrate --compare linear,softbounds,expstep --data "$T/ramps.csv" --units conductance=mS
 check predict 0 "uncalibrated defaults" -- "$X" predict --params "$T/p.ini" --data "$T/ramps.csv" --units conductance=mS
 printf 'pulse,G\n0,1e-3\n1,abc\n' > "$T/text.csv"
