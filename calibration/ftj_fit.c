@@ -443,3 +443,30 @@ done:
     if (c.gl) gsl_integration_glfixed_table_free(c.gl);
     return st;
 }
+
+/* Mean and sd of G after k pulses for the fitted parameters in c (overlays). */
+xb_status xb_calib_ftj_curve(const xb_calib *c, const double *k, size_t n, double *mean,
+                             double *sd, xb_err *err)
+{
+    double gon = NAN, goff = NAN, taum = NAN, w = NAN, nd = NAN, gsd = 0, tp = 1e-9;
+    for (size_t i = 0; i < c->npar; i++) {
+        const xb_cal_par *q = &c->par[i];
+        if (!strcmp(q->name, "g_on")) gon = q->est;
+        else if (!strcmp(q->name, "g_off")) goff = q->est;
+        else if (!strcmp(q->name, "tau_m")) taum = q->est;
+        else if (!strcmp(q->name, "w_l")) w = q->est;
+        else if (!strcmp(q->name, "n_d")) nd = q->est;
+        else if (!strcmp(q->name, "g_on_dtod")) gsd = q->est;
+        else if (!strcmp(q->name, "t_pulse")) tp = q->est;
+    }
+    fctx f = { .nk = n, .kval = k, .gl = gsl_integration_glfixed_table_alloc(GL_N) };
+    if (!f.gl) return xb_fail(err, XB_ENOMEM, "out of memory");
+    ftj_F(&f, log10(taum / tp), w, mean);
+    gsl_integration_glfixed_table_free(f.gl);
+    for (size_t i = 0; i < n; i++) {
+        const double F = mean[i], mu = goff + (gon - goff) * F;
+        sd[i] = sqrt((1 + gsd * gsd) * (gon - goff) * (gon - goff) * F * (1 - F) / nd + gsd * gsd * mu * mu);
+        mean[i] = mu;
+    }
+    return XB_OK;
+}

@@ -530,3 +530,25 @@ xb_status xb_calib_pulse_predict(const char *type, const double *p, const xb_mea
     incs_free(&d);
     return XB_OK;
 }
+
+/* Mean step E[dG | G] (S) of the fitted law in c (reported keys), for overlays. */
+double xb_calib_pulse_step(const xb_calib *c, double g, int dir)
+{
+    const int law = law_of(c->model);
+    dev v = { .w_max = 1, .w_min = -1, .a = 1, .b = 0 };
+    double dw = 0, ud = 0;
+    for (size_t i = 0; i < c->npar; i++) {
+        const xb_cal_par *q = &c->par[i];
+        if (!strcmp(q->name, "dw_min")) dw = q->est;
+        else if (!strcmp(q->name, "up_down")) ud = q->est;
+        else if (!strcmp(q->name, "g_ref")) v.g_ref = q->est;
+        else if (!strcmp(q->name, "g_unit")) v.g_unit = q->est;
+        else if (!strcmp(q->name, "A_up")) v.A_up = q->est;
+        else if (!strcmp(q->name, "A_down")) v.A_dn = q->est;
+        else if (!strcmp(q->name, "gamma_up")) v.ge_up = q->est;
+        else if (!strcmp(q->name, "gamma_down")) v.ge_dn = q->est;
+    }
+    v.dw_up = dw * (1 + ud);
+    v.dw_dn = dw * (1 - ud);
+    return law < 0 ? NAN : step_mean(law, &v, g, dir, 1);
+}

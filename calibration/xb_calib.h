@@ -109,6 +109,18 @@ xb_status xb_calib_dw(const xb_measurement *m, const xb_calib_opts *o, xb_calib 
 /* One device of the HfOx law: (b = ln R0 + c1, m1, m2, t*) with 95 % intervals. */
 xb_status xb_calib_hfox_one(const xb_ramp *rp, double est[4], double lo[4], double hi[4],
                             double *resid_sd, double *loglik, xb_err *err);
+double xb_calib_pulse_step(const xb_calib *c, double g, int dir);
+xb_status xb_calib_ftj_curve(const xb_calib *c, const double *k, size_t n, double *mean,
+                             double *sd, xb_err *err);
+
+/* Overlay of the data and the fitted model's mean +- spread envelope (PNG, or PDF/SVG by
+ * the extension): pulse models dG vs G per direction; stmram P_sw vs the varied pulse
+ * parameter with the binomial +-2 sd band; relax mean and spread of G(t) - G(0) vs t;
+ * bake sd vs temperature; ftj G vs pulse count; dw G along the first sequence with the
+ * landing bands of the sites. Other models: XB_EINVAL. */
+xb_status xb_calib_plot(const xb_calib *c, const xb_measurement *m, const xb_calib_opts *o,
+                        const char *path, xb_err *err);
+
 xb_status xb_calib_pulse_predict(const char *type, const double *p, const xb_measurement *m,
                                  xb_calib *out, xb_err *err);
 

@@ -45,7 +45,9 @@ static int usage(FILE *f)
         "                    whose Wald interval contains 0, or all when the covariance is\n"
         "                    ill-conditioned (pulse, stmram, relax, bake models)\n"
         "  --out FILE        params INI ([device] section) for `xbemu run`\n"
-        "  --report FILE     the report as JSON (text goes to stdout)\n",
+        "  --report FILE     the report as JSON (text goes to stdout)\n"
+        "  --plot FILE.png   overlay of the data and the fitted mean +- spread (best model;\n"
+        "                    .pdf/.svg by extension; pulse models, stmram, relax, bake, ftj, dw)\n",
         xb_calib_models());
     return f == stdout ? XB_EXIT_OK : XB_EXIT_USAGE;
 }
@@ -198,16 +200,16 @@ static xb_status load_data(const common_opts *o, xb_meas_kind kind, xb_measureme
 int xb_cmd_calibrate(int argc, char **argv)
 {
     common_opts o = { .mo = XB_MEAS_OPTS_DEFAULT };
-    const char *model = NULL, *compare = NULL, *out = NULL, *report = NULL, *boot = NULL;
+    const char *model = NULL, *compare = NULL, *out = NULL, *report = NULL, *boot = NULL, *plot = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
         int m;
         if (xb_cli_is_help(argv[i])) return usage(stdout);
         if ((m = common_opt("calibrate", &i, argc, argv, &o))) { if (m < 0) return XB_EXIT_USAGE; continue; }
-        const char *names[] = { "--model", "--compare", "--out", "--report", "--bootstrap" };
-        const char **dst[] = { &model, &compare, &out, &report, &boot };
+        const char *names[] = { "--model", "--compare", "--out", "--report", "--bootstrap", "--plot" };
+        const char **dst[] = { &model, &compare, &out, &report, &boot, &plot };
         int hit = 0;
-        for (int k = 0; k < 5 && !hit; k++)
+        for (int k = 0; k < 6 && !hit; k++)
             if ((m = xb_cli_opt(&i, argc, argv, names[k], &v))) {
                 if (m < 0) return xb_cli_usage("calibrate", "%s needs a value", names[k]);
                 *dst[k] = v;
@@ -277,6 +279,12 @@ int xb_cmd_calibrate(int argc, char **argv)
         for (int k = 0; k < nm; k++) { fprintf(f, k ? ",\n" : ""); report_json(f, &res[k]); }
         fprintf(f, "]\n");
         if (fclose(f)) { xb_fail(&err, XB_EIO, "%s: write failed", report); goto fail; }
+    }
+    if (plot) {
+        int best = 0;
+        for (int k = 1; k < nm; k++) if (res[k].aic < res[best].aic) best = k;
+        if (xb_calib_plot(&res[best], meas, &o.co, plot, &err)) goto fail;
+        printf("wrote %s (%s overlay)\n", plot, res[best].model);
     }
     if (out) {
         int best = 0;
