@@ -1,5 +1,6 @@
 /* calibration/calib.c: model registry of the fitters, prediction, params INI output. */
 #include "calibration/xb_calib.h"
+#include "calibration/xb_fit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@ typedef struct fitter { const char *name; xb_meas_kind kind; } fitter;
 static const fitter fitters[] = {
     { "linear", XB_MEAS_RAMPS }, { "softbounds", XB_MEAS_RAMPS }, { "expstep", XB_MEAS_RAMPS },
     { "hfox", XB_MEAS_RAMPS }, { "stmram", XB_MEAS_PSW }, { "stmram_thermal", XB_MEAS_PSW }, { "relax", XB_MEAS_RELAX },
-    { "bake", XB_MEAS_RELAX },
+    { "bake", XB_MEAS_RELAX }, { "ftj", XB_MEAS_RAMPS }, { "dw", XB_MEAS_RAMPS },
 };
 enum { NFITTERS = sizeof fitters / sizeof *fitters };
 
@@ -31,23 +32,61 @@ xb_meas_kind xb_calib_kind(const char *model)
 
 const char *xb_calib_models(void)
 {
-    return "linear, softbounds, expstep, hfox, stmram, stmram_thermal, relax, bake";
+    return "linear, softbounds, expstep, hfox, stmram, stmram_thermal, relax, bake, ftj, dw";
 }
 
+static xb_status fit_one(const char *model, const xb_measurement *m, const xb_calib_opts *o,
+                         xb_calib *out, xb_err *err);
+
+/* With profile intervals requested, fit once more with Wald intervals and name, in the
+ * notes, every interval the profile changed (both given). */
 xb_status xb_calib_fit(const char *model, const xb_measurement *m, const xb_calib_opts *o,
                        xb_calib *out, xb_err *err)
+{
+    const xb_calib_opts opts = o ? *o : (xb_calib_opts){ 0 };
+    xb_status st = fit_one(model, m, &opts, out, err);
+    if (st || opts.ci == XB_CI_WALD) return st;
+    if (!out->profiled) {
+        if (opts.ci == XB_CI_AUTO && xb_calib_kind(model) != 0 && strcmp(model, "ftj") &&
+            strcmp(model, "dw") && strcmp(model, "hfox"))
+            xb_calib_note(out, "--ci auto: Wald intervals kept (none contains 0, covariance well conditioned)");
+        return XB_OK;
+    }
+    xb_calib_opts wo = opts;
+    wo.ci = XB_CI_WALD;
+    xb_calib *w = xb_malloc(sizeof *w);
+    if (!w) return xb_fail(err, XB_ENOMEM, "out of memory");
+    if (fit_one(model, m, &wo, w, err) == XB_OK && w->npar == out->npar) {
+        int any = 0;
+        for (size_t i = 0; i < out->npar; i++) {
+            const xb_cal_par *a = &w->par[i], *b = &out->par[i];
+            if (a->kind != XB_CAL_FIT || (a->lo == b->lo && a->hi == b->hi)) continue;
+            xb_calib_note(out, "%s: 95%% interval from the profile likelihood [%.5g, %.5g] (Wald "
+                          "[%.5g, %.5g])", b->name, b->lo, b->hi, a->lo, a->hi);
+            any = 1;
+        }
+        (void)any;
+    }
+    xb_free(w);
+    return XB_OK;
+}
+
+static xb_status fit_one(const char *model, const xb_measurement *m, const xb_calib_opts *o,
+                         xb_calib *out, xb_err *err)
 {
     const xb_calib_opts opts = o ? *o : (xb_calib_opts){ 0 };
     memset(out, 0, sizeof *out);
     const xb_meas_kind k = xb_calib_kind(model);
     if (!k) return xb_fail(err, XB_EINVAL, "unknown model '%s' (one of %s)", model, xb_calib_models());
     if (!strcmp(model, "hfox")) return xb_calib_hfox(m, out, err);
-    if (k == XB_MEAS_RAMPS) return xb_calib_pulse(model, m, out, err);
+    if (!strcmp(model, "ftj")) return xb_calib_ftj(m, &opts, out, err);
+    if (!strcmp(model, "dw")) return xb_calib_dw(m, &opts, out, err);
+    if (k == XB_MEAS_RAMPS) return xb_calib_pulse(model, m, opts.ci, out, err);
     if (k == XB_MEAS_PSW) return xb_calib_mtj(model, m, &opts, NULL, NULL, out, err);
-    if (!strcmp(model, "bake")) return xb_calib_bake(m, out, err);
+    if (!strcmp(model, "bake")) return xb_calib_bake(m, opts.ci, out, err);
     if (m->temp)
         return xb_fail(err, XB_EINVAL, "%s is a bake file: use --model bake", m->name);
-    return xb_calib_relax(m, out, err);
+    return xb_calib_relax(m, opts.ci, out, err);
 }
 
 xb_status xb_calib_predict(const char *type, const char *const *keys, const double *vals,
@@ -56,7 +95,7 @@ xb_status xb_calib_predict(const char *type, const char *const *keys, const doub
 {
     const xb_calib_opts opts = o ? *o : (xb_calib_opts){ 0 };
     const xb_meas_kind k = xb_calib_kind(type);
-    if (k == XB_MEAS_RAMPS && strcmp(type, "hfox")) {
+    if (k == XB_MEAS_RAMPS && strcmp(type, "hfox") && strcmp(type, "ftj") && strcmp(type, "dw")) {
         const xb_device_type *T = xb_device_find(type);
         if (!T) return xb_fail(err, XB_EINVAL, "predict: no device type '%s'", type);
         double p[64];
@@ -93,7 +132,7 @@ xb_status xb_calib_write_ini(const xb_calib *c, const char *path, xb_err *err)
             const ptrdiff_t j = xb_param_index(T->params, T->nparams, q->name);
             if (j < 0) return xb_fail(err, XB_EINVAL, "%s has no key '%s'", T->name, q->name);
             char txt[64];
-            snprintf(txt, sizeof txt, "%.17g", q->est);
+            snprintf(txt, sizeof txt, "%.17g", T->params[j].type == XB_P_INT ? round(q->est) : q->est);
             if (xb_param_parse(&T->params[j], txt, &p[j], err))
                 return xb_err_prefix(err, "fitted %s cannot be written as a [device] %s: ",
                                      c->model, T->name);
@@ -116,11 +155,13 @@ xb_status xb_calib_write_ini(const xb_calib *c, const char *path, xb_err *err)
             fprintf(f, "; %s = %.10g %s\n", q->name, q->est, q->unit ? q->unit : "");
             continue;
         }
+        const ptrdiff_t j = T ? xb_param_index(T->params, T->nparams, q->name) : -1;
+        const double v = j >= 0 && T->params[j].type == XB_P_INT ? round(q->est) : q->est;
         if (isfinite(q->lo))
-            fprintf(f, "%s = %.10g    ; 95%% CI [%.6g, %.6g] %s\n", q->name, q->est, q->lo, q->hi,
+            fprintf(f, "%s = %.10g    ; 95%% CI [%.6g, %.6g] %s\n", q->name, v, q->lo, q->hi,
                     q->unit ? q->unit : "");
         else
-            fprintf(f, "%s = %.10g    ; %s %s\n", q->name, q->est,
+            fprintf(f, "%s = %.10g    ; %s %s\n", q->name, v,
                     q->kind == XB_CAL_FIXED ? "fixed" : "estimate", q->unit ? q->unit : "");
     }
     if (fclose(f)) return xb_fail(err, XB_EIO, "%s: write failed", path);
@@ -141,7 +182,7 @@ xb_status xb_calib_bootstrap(const char *model, const xb_measurement *m, const x
                              int B, uint32_t seed, xb_calib *c, xb_err *err)
 {
     if (m->kind != XB_MEAS_RAMPS || m->nramps < 4 || xb_calib_kind(model) != XB_MEAS_RAMPS ||
-        !strcmp(model, "hfox"))
+        !strcmp(model, "hfox") || !strcmp(model, "ftj") || !strcmp(model, "dw"))
         return xb_fail(err, XB_EINVAL, "--bootstrap: needs a pulse model (linear, softbounds, "
                        "expstep) and 4 or more ramps");
     if (B < 20) return xb_fail(err, XB_ERANGE, "--bootstrap %d: use at least 20 resamples", B);
@@ -168,7 +209,9 @@ xb_status xb_calib_bootstrap(const char *model, const xb_measurement *m, const x
             bm.ramp[r] = m->ramp[pick];
         }
         xb_err e2 = { 0 };
-        if (xb_calib_fit(model, &bm, o, bc, &e2)) continue;          /* a failed refit drops out */
+        xb_calib_opts bo = o ? *o : (xb_calib_opts){ 0 };
+        bo.ci = XB_CI_WALD;                                           /* resamples: Wald only */
+        if (xb_calib_fit(model, &bm, &bo, bc, &e2)) continue;          /* a failed refit drops out */
         for (size_t i = 0; i < c->npar; i++) est[(size_t)nb * c->npar + i] = bc->par[i].est;
         nb++;
     }

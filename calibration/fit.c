@@ -8,7 +8,9 @@
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
+#include <gsl/gsl_eigen.h>
 #include <gsl/gsl_multifit_nlinear.h>
+#include <gsl/gsl_roots.h>
 
 #include "core/xb_mem.h"
 #include "core/xb_par.h"
@@ -110,6 +112,135 @@ done:
     gsl_matrix_free(cov);
     gsl_multifit_nlinear_free(w);
     return st;
+}
+
+/* ---- profile likelihood ------------------------------------------------------------ */
+
+typedef struct pshim {
+    const xb_fit_problem *pb;
+    size_t k;
+    double psi;
+    double full[XB_FIT_MAXP];
+    double warm[XB_FIT_MAXP];       /* start of each constrained solve: the others at the fit */
+    double s_min, q;
+    int failed;
+} pshim;
+
+static int presid(const double *th, void *ctx, double *r)
+{
+    pshim *s = ctx;
+    for (size_t j = 0, i = 0; j < s->pb->p; j++) s->full[j] = j == s->k ? s->psi : th[i++];
+    return s->pb->resid(s->full, s->pb->ctx, r);
+}
+
+/* min over the others of chi2 at theta_k = psi, minus s_min + q. */
+static double pfun(double psi, void *ctx)
+{
+    pshim *s = ctx;
+    s->psi = psi;
+    const size_t n = s->pb->n, p = s->pb->p;
+    double chi2;
+    if (p == 1) {
+        double *r = xb_malloc(n * sizeof *r);
+        if (!r || s->pb->resid(&psi, s->pb->ctx, r)) { xb_free(r); s->failed = 1; return NAN; }
+        chi2 = 0;
+        for (size_t i = 0; i < n; i++) chi2 += r[i] * r[i];
+        xb_free(r);
+    } else {
+        xb_fit_problem sub = { .n = n, .p = p - 1, .resid = presid, .ctx = s,
+                               .binomial = s->pb->binomial, .maxiter = s->pb->maxiter };
+        xb_fit sf;
+        xb_err e2 = { 0 };
+        if (xb_fit_solve(&sub, s->warm, &sf, &e2)) { s->failed = 1; return NAN; }
+        chi2 = sf.chi2;
+    }
+    if (!isfinite(chi2)) { s->failed = 1; return NAN; }
+    return chi2 - s->s_min - s->q;
+}
+
+/* One end (dir +1 or -1) of parameter k's profile interval. */
+static double profile_end(pshim *s, const xb_fit *f, int dir)
+{
+    const size_t k = s->k, p = f->p;
+    for (size_t j = 0, i = 0; j < p; j++) if (j != k) s->warm[i++] = f->theta[j];
+    const double t0 = f->theta[k];
+    double step = isfinite(f->se[k]) && f->se[k] > 0 ? f->se[k] * sqrt(s->q / f->scale)
+                : fmax(0.1 * fabs(t0), 1e-3);
+    double a = t0, b = t0 + dir * step, fb = NAN;
+    for (int it = 0; it < 12; it++) {
+        s->failed = 0;
+        fb = pfun(b, s);
+        if (s->failed) return dir * INFINITY;       /* left the model's domain: open */
+        if (fb > 0) break;
+        a = b;
+        step *= 2;
+        b = t0 + dir * step;
+    }
+    if (!(fb > 0)) return dir * INFINITY;
+    /* Brent on [a, b] (a has g < 0: inside the interval). */
+    gsl_function F = { .function = pfun, .params = s };
+    gsl_root_fsolver *rs = gsl_root_fsolver_alloc(gsl_root_fsolver_brent);
+    if (!rs) return NAN;
+    const double lo = fmin(a, b), hi = fmax(a, b);
+    gsl_error_handler_t *old = gsl_set_error_handler_off();
+    double root = NAN;
+    s->failed = 0;
+    if (!gsl_root_fsolver_set(rs, &F, lo, hi)) {
+        const double tol = 1e-4 * fabs(step) + 1e-12 * fabs(t0);
+        double prev = NAN;
+        for (int it = 0; it < 40; it++) {
+            if (gsl_root_fsolver_iterate(rs) || s->failed) { root = NAN; break; }
+            const double x0 = gsl_root_fsolver_x_lower(rs), x1 = gsl_root_fsolver_x_upper(rs);
+            root = gsl_root_fsolver_root(rs);
+            if (gsl_root_test_interval(x0, x1, tol, 0) == GSL_SUCCESS || fabs(root - prev) < tol) break;
+            prev = root;
+        }
+    }
+    gsl_set_error_handler(old);
+    gsl_root_fsolver_free(rs);
+    return root;
+}
+
+xb_status xb_fit_profile(const xb_fit_problem *pb, xb_fit *f, int mode, int *profiled, xb_err *err)
+{
+    const size_t p = f->p;
+    for (size_t k = 0; k < p; k++) profiled[k] = 0;
+    if (mode == XB_CI_WALD) return XB_OK;
+    int all = mode == XB_CI_PROFILE || !f->cov_ok;
+    if (!all) {                      /* condition number of the (scaled) covariance */
+        double c[XB_FIT_MAXP * XB_FIT_MAXP], ev[XB_FIT_MAXP];
+        for (size_t a = 0; a < p; a++)
+            for (size_t b = 0; b < p; b++)
+                c[a * p + b] = f->cov[a * p + b] / (f->se[a] * f->se[b]);   /* correlation */
+        gsl_matrix_view cm = gsl_matrix_view_array(c, p, p);
+        gsl_vector_view ev_v = gsl_vector_view_array(ev, p);
+        gsl_eigen_symm_workspace *w = gsl_eigen_symm_alloc(p);
+        if (!w) return xb_fail(err, XB_ENOMEM, "out of memory");
+        gsl_eigen_symm(&cm.matrix, &ev_v.vector, w);
+        gsl_eigen_symm_free(w);
+        double emin = INFINITY, emax = 0;
+        for (size_t a = 0; a < p; a++) { emin = fmin(emin, ev[a]); emax = fmax(emax, ev[a]); }
+        if (!(emin > 0) || emax / emin > 1e10) all = 1;
+    }
+    pshim s = { .pb = pb };
+    /* chi2 at the estimate with the problem's current weights */
+    double *r = xb_malloc(pb->n * sizeof *r);
+    if (!r) return xb_fail(err, XB_ENOMEM, "out of memory");
+    if (pb->resid(f->theta, pb->ctx, r)) { xb_free(r); return xb_fail(err, XB_ENUMERIC, "profile: residuals at the estimate"); }
+    s.s_min = 0;
+    for (size_t i = 0; i < pb->n; i++) s.s_min += r[i] * r[i];
+    xb_free(r);
+    const double tq = xb_fit_t975(pb->binomial ? 1e9 : f->dof);
+    s.q = tq * tq * (f->scale > 0 ? f->scale : 1);
+    for (size_t k = 0; k < p; k++) {
+        if (!all && ((pb->logmask >> k) & 1u || !(f->lo[k] <= 0 && f->hi[k] >= 0))) continue;
+        s.k = k;
+        const double lo = profile_end(&s, f, -1), hi = profile_end(&s, f, +1);
+        if (isnan(lo) || isnan(hi)) continue;     /* keep Wald */
+        f->lo[k] = lo; f->hi[k] = hi;
+        profiled[k] = 1;
+    }
+    return XB_OK;
 }
 
 static int cmp_double(const void *a, const void *b)

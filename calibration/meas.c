@@ -202,6 +202,7 @@ static xb_status add_ramp(xb_measurement *m, int dir, const double *g, const dou
     }
     r->n = n;
     r->line = line;
+    r->device = 0;
     r->dir = dir ? dir : (g[n - 1] >= g[0] ? 1 : -1);   /* net change when not given */
     m->nramps++;
     return XB_OK;
@@ -527,6 +528,80 @@ done:
 
 /* ---- entry points ------------------------------------------------------------------------ */
 
+/* ---- pulses: the tidy CSV of `xbemu devices pulse` ----------------------------------
+ * device,pulse,polarity,conductance_S[,energy_J], rows in any device order (the tool
+ * interleaves devices). Per device, in pulse order: a ramp is a run of pulses of one
+ * polarity, starting at the read before its first pulse; polarity 0 rows (update
+ * calls with no pulse) end a ramp. Ramps record their device (1-based). */
+
+typedef struct prow { double dev, pulse, pol, g; int line; } prow;
+
+static int prow_cmp(const void *a, const void *b)
+{
+    const prow *x = a, *y = b;
+    if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+    if (x->pulse != y->pulse) return x->pulse < y->pulse ? -1 : 1;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+static xb_status read_pulses(const xb_csv *t, xb_measurement *m, xb_err *err)
+{
+    static const char *const need[4] = { "device", "pulse", "polarity", "conductance_S" };
+    int col[4];
+    for (int k = 0; k < 4; k++)
+        if ((col[k] = xb_csv_col(t, need[k])) < 0)
+            return xb_fail(err, XB_EINVAL, "%s:1: the pulses layout needs the columns device, "
+                           "pulse, polarity, conductance_S (as `xbemu devices pulse` writes); "
+                           "'%s' is missing", t->name, need[k]);
+    if (t->nrows < 2)
+        return xb_fail(err, XB_EINVAL, "%s: %zu data rows; a ramp needs at least 2", t->name, t->nrows);
+    prow *r = xb_malloc(t->nrows * sizeof *r);
+    double *g = xb_malloc(t->nrows * sizeof *g), *pl = xb_malloc(t->nrows * sizeof *pl);
+    xb_status st = XB_OK;
+    if (!r || !g || !pl) { st = xb_fail(err, XB_ENOMEM, "%s: out of memory", t->name); goto done; }
+    for (size_t i = 0; i < t->nrows && !st; i++) {
+        double v[4];
+        for (int k = 0; k < 4 && !st; k++) st = cell_num(t, i, (size_t)col[k], &v[k], err);
+        if (st) break;
+        if (v[0] < 0 || v[0] != floor(v[0]) || v[0] > 1e9 || v[1] < 0 || v[1] != floor(v[1]))
+            st = xb_fail(err, XB_EINVAL, "%s:%d: device and pulse must be integers >= 0 (got %g, %g)",
+                         t->name, t->line[i], v[0], v[1]);
+        else if (v[2] != 0 && v[2] != 1 && v[2] != -1)
+            st = xb_fail(err, XB_EINVAL, "%s:%d:%d: polarity %g: expected -1, 0 or 1", t->name,
+                         t->line[i], col[2] + 1, v[2]);
+        else st = check_positive(t->name, t->line[i], (size_t)col[3] + 1, "conductance", v[3], err);
+        r[i] = (prow){ v[0], v[1], v[2], v[3], t->line[i] };
+    }
+    if (st) goto done;
+    qsort(r, t->nrows, sizeof *r, prow_cmp);
+    for (size_t i = 0; i < t->nrows && !st; ) {
+        size_t e = i;
+        while (e < t->nrows && r[e].dev == r[i].dev) e++;
+        for (size_t a = i + 1; a < e; a++)
+            if (r[a].pulse == r[a - 1].pulse)
+                { st = xb_fail(err, XB_EINVAL, "%s:%d: device %.0f has pulse %.0f twice (also line %d)",
+                               t->name, r[a].line, r[a].dev, r[a].pulse, r[a - 1].line); break; }
+        /* runs of equal nonzero polarity; row a-1 is the read before pulse row a */
+        size_t a = i + 1;
+        while (a < e && !st) {
+            if (r[a].pol == 0) { a++; continue; }
+            size_t b = a;
+            while (b < e && r[b].pol == r[a].pol) b++;
+            size_t n = 0;
+            for (size_t q = a - 1; q < b; q++) { g[n] = r[q].g; pl[n] = r[q].pulse; n++; }
+            st = add_ramp(m, (int)r[a].pol, g, pl, n, r[a - 1].line, err);
+            if (!st) m->ramp[m->nramps - 1].device = (int)r[i].dev + 1;
+            a = b;
+        }
+        i = e;
+    }
+    if (!st && m->nramps == 0)
+        st = xb_fail(err, XB_EINVAL, "%s: no pulses (every polarity is 0)", t->name);
+done:
+    xb_free(r); xb_free(g); xb_free(pl);
+    return st;
+}
+
 static const char *base_name(const char *p)
 {
     const char *s = strrchr(p, '/');
@@ -543,13 +618,15 @@ xb_status xb_meas_parse(const char *text, size_t len, const char *name, xb_meas_
         const char *b = base_name(name);
         fmt = strstr(b, "dG_") ? "lut" : strstr(b, "relaxdata") ? "relax" : strstr(b, "bake") ? "bake"
             : (strstr(b, "fig1") && strstr(b, "LR")) ? "mtj"
-            : (len > 3 && !strncmp(text, "rmp", 3)) ? "taox" : "csv";
+            : (len > 3 && !strncmp(text, "rmp", 3)) ? "taox"
+            : (len > 22 && !strncmp(text, "device,pulse,polarity,", 22)) ? "pulses" : "csv";
     }
-    const int is_lut = !strcmp(fmt, "lut"), is_taox = !strcmp(fmt, "taox"),
+    const int is_pulses = !strcmp(fmt, "pulses");
+    const int is_lut = !strcmp(fmt, "lut"), is_taox = !strcmp(fmt, "taox") || is_pulses,
               is_mtj = !strcmp(fmt, "mtj"), is_bake = !strcmp(fmt, "bake"),
               is_relax = !strcmp(fmt, "relax") || is_bake;
     if (!is_lut && !is_taox && !is_mtj && !is_relax && strcmp(fmt, "csv"))
-        return xb_fail(err, XB_EINVAL, "--format '%s': one of csv, taox, lut, mtj, relax, bake", fmt);
+        return xb_fail(err, XB_EINVAL, "--format '%s': one of csv, taox, lut, mtj, relax, bake, pulses", fmt);
     const xb_meas_kind want = is_lut ? XB_MEAS_STEPS : is_taox ? XB_MEAS_RAMPS
                             : is_mtj ? XB_MEAS_PSW : is_relax ? XB_MEAS_RELAX : kind;
     const int compatible = want == kind || (kind == XB_MEAS_RAMPS && want == XB_MEAS_STEPS);
@@ -568,13 +645,14 @@ xb_status xb_meas_parse(const char *text, size_t len, const char *name, xb_meas_
         st = read_lut(text, len, name, m, err);
     } else {
         xb_csv_opts co = XB_CSV_OPTS_DEFAULT;
-        if (is_taox) { co.delim = ','; co.header = 1; co.ragged = 1; }
+        if (is_taox) { co.delim = ','; co.header = 1; co.ragged = !is_pulses; }
         if (is_mtj || is_relax) { co.delim = '\t'; co.header = 0; }
         colmap cm;
         if (!(st = xb_csv_parse(text, len, name, &co, &t, err)) &&
             !(st = parse_units(opts.units, &cm, err)) &&
             !(st = parse_columns(opts.columns, t, &cm, err))) {
-            if (is_taox) st = read_taox(t, &opts, m, err);
+            if (is_pulses) st = read_pulses(t, m, err);
+            else if (is_taox) st = read_taox(t, &opts, m, err);
             else if (is_bake) st = read_bake(t, m, err);
             else if (want == XB_MEAS_RAMPS) st = read_csv_ramps(t, &cm, &opts, m, err);
             else if (want == XB_MEAS_PSW) st = read_psw(t, &cm, &opts, is_mtj, m, err);
@@ -587,16 +665,39 @@ xb_status xb_meas_parse(const char *text, size_t len, const char *name, xb_meas_
     return XB_OK;
 }
 
+/* All of standard input (`--data -`), up to MAX_BYTES. */
+static xb_status read_stdin(uint8_t **out, size_t *len, xb_err *err)
+{
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *b = xb_malloc(cap);
+    if (!b) return xb_fail(err, XB_ENOMEM, "stdin: out of memory");
+    for (;;) {
+        if (n == cap) {
+            if (cap >= MAX_BYTES) { xb_free(b); return xb_fail(err, XB_EINVAL, "stdin: more than %d bytes", MAX_BYTES); }
+            uint8_t *nb = xb_realloc(b, cap * 2);
+            if (!nb) { xb_free(b); return xb_fail(err, XB_ENOMEM, "stdin: out of memory"); }
+            b = nb; cap *= 2;
+        }
+        const size_t got = fread(b + n, 1, cap - n, stdin);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(stdin)) { xb_free(b); return xb_fail(err, XB_EIO, "stdin: read error"); }
+    *out = b; *len = n;
+    return XB_OK;
+}
+
 xb_status xb_meas_read(const char *path, xb_meas_kind kind, const xb_meas_opts *o,
                        xb_measurement **out, xb_err *err)
 {
     uint8_t *buf;
     size_t len;
     *out = NULL;
-    xb_status st = xb_read_file_gz(path, MAX_BYTES, &buf, &len, err);
+    xb_status st = strcmp(path, "-") ? xb_read_file_gz(path, MAX_BYTES, &buf, &len, err)
+                                     : read_stdin(&buf, &len, err);
     if (st) return st;
     if (len == 0) { xb_free(buf); return xb_fail(err, XB_EINVAL, "%s: empty file", path); }
-    st = xb_meas_parse((const char *)buf, len, path, kind, o, out, err);
+    st = xb_meas_parse((const char *)buf, len, strcmp(path, "-") ? path : "stdin", kind, o, out, err);
     xb_free(buf);
     return st;
 }

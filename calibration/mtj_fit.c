@@ -203,8 +203,11 @@ xb_status xb_calib_mtj(const char *model, const xb_measurement *m, const xb_cali
     if (c.nfree > 0) {
         double th[XB_FIT_MAXP] = { 0 };
         xb_fit_problem pb = { .n = m->n, .p = (size_t)c.nfree, .resid = mresid, .ctx = &c,
-                              .binomial = 1, .maxiter = 500 };
+                              .binomial = 1, .maxiter = 500, .logmask = ~0u };
         if ((st = xb_fit_solve(&pb, th, &f, err))) return xb_err_prefix(err, "%s: %s fit: ", m->name, model);
+        int prof[XB_FIT_MAXP];
+        if ((st = xb_fit_profile(&pb, &f, o ? o->ci : XB_CI_AUTO, prof, err))) return st;
+        for (int k = 0; k < c.nfree; k++) out->profiled += prof[k];
         unpack(&c, f.theta, q);
     } else {
         memcpy(q, c.q, sizeof q);

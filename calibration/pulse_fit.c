@@ -202,7 +202,7 @@ static int noise_fit(const double *mu, const double *r, size_t n, double *sig2, 
     return 0;
 }
 
-xb_status xb_calib_pulse(const char *model, const xb_measurement *m, xb_calib *out, xb_err *err)
+xb_status xb_calib_pulse(const char *model, const xb_measurement *m, int ci, xb_calib *out, xb_err *err)
 {
     const int law = law_of(model);
     if (law < 0) return xb_fail(err, XB_EINVAL, "unknown pulse model '%s'", model);
@@ -305,6 +305,8 @@ xb_status xb_calib_pulse(const char *model, const xb_measurement *m, xb_calib *o
         floor2 = 1e-6 * floor2 / d.n;
         for (size_t i = 0; i < d.n; i++) d.s[i] = sqrt(sig2 * mu[i] * mu[i] + tau2 + floor2);
     }
+    int prof[XB_FIT_MAXP];
+    if ((st = xb_fit_profile(&pb, &f, ci, prof, err))) goto done;
     /* Goodness of fit, in SI units. */
     const dev v = dev_of(&c, th);
     double ll = 0, rss = 0, tss = 0;
@@ -330,6 +332,7 @@ xb_status xb_calib_pulse(const char *model, const xb_measurement *m, xb_calib *o
     out->rmse = sqrt(rss / d.n);
     out->chi2_red = f.chi2 / f.dof;
     out->converged = f.converged; out->iters = f.iters; out->cov_ok = f.cov_ok;
+    for (size_t k = 0; k < p; k++) out->profiled += prof[k];
     xb_fit_ks_normal(res, d.n, &out->ks_d, &out->ks_p);
     /* Trajectory R^2: iterate the mean map from each ramp's first read. */
     out->r2_traj = NAN;
@@ -526,4 +529,26 @@ xb_status xb_calib_pulse_predict(const char *type, const double *p, const xb_mea
     xb_free(mu);
     incs_free(&d);
     return XB_OK;
+}
+
+/* Mean step E[dG | G] (S) of the fitted law in c (reported keys), for overlays. */
+double xb_calib_pulse_step(const xb_calib *c, double g, int dir)
+{
+    const int law = law_of(c->model);
+    dev v = { .w_max = 1, .w_min = -1, .a = 1, .b = 0 };
+    double dw = 0, ud = 0;
+    for (size_t i = 0; i < c->npar; i++) {
+        const xb_cal_par *q = &c->par[i];
+        if (!strcmp(q->name, "dw_min")) dw = q->est;
+        else if (!strcmp(q->name, "up_down")) ud = q->est;
+        else if (!strcmp(q->name, "g_ref")) v.g_ref = q->est;
+        else if (!strcmp(q->name, "g_unit")) v.g_unit = q->est;
+        else if (!strcmp(q->name, "A_up")) v.A_up = q->est;
+        else if (!strcmp(q->name, "A_down")) v.A_dn = q->est;
+        else if (!strcmp(q->name, "gamma_up")) v.ge_up = q->est;
+        else if (!strcmp(q->name, "gamma_down")) v.ge_dn = q->est;
+    }
+    v.dw_up = dw * (1 + ud);
+    v.dw_dn = dw * (1 - ud);
+    return law < 0 ? NAN : step_mean(law, &v, g, dir, 1);
 }

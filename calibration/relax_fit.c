@@ -59,7 +59,7 @@ static size_t group(const xb_measurement *m, int lo, int hi, grp *g)
     return ng;
 }
 
-xb_status xb_calib_relax(const xb_measurement *m, xb_calib *out, xb_err *err)
+xb_status xb_calib_relax(const xb_measurement *m, int ci, xb_calib *out, xb_err *err)
 {
     if (m->kind != XB_MEAS_RELAX)
         return xb_fail(err, XB_EINVAL, "%s: relax needs relaxation data (time, G, G(0))", m->name);
@@ -87,10 +87,13 @@ xb_status xb_calib_relax(const xb_measurement *m, xb_calib *out, xb_err *err)
     double th[4] = { 0, log(t[0]), 0, log(t[0]) };
     th[0] = log(sd[nt - 1] / (sa * log1p(t[nt - 1] / t[0])));
     th[2] = mean[nt - 1] / (sc * log1p(t[nt - 1] / t[0]));
-    xb_fit_problem pb = { .n = 2 * nt, .p = 4, .resid = rresid, .ctx = &c, .maxiter = 500 };
+    xb_fit_problem pb = { .n = 2 * nt, .p = 4, .resid = rresid, .ctx = &c, .maxiter = 500,
+                          .logmask = 0xbu };
     xb_fit f;
     xb_status st = xb_fit_solve(&pb, th, &f, err);
     if (st) return xb_err_prefix(err, "%s: relax fit: ", m->name);
+    int prof[XB_FIT_MAXP];
+    if ((st = xb_fit_profile(&pb, &f, ci, prof, err))) return st;
     memset(out, 0, sizeof *out);
     snprintf(out->model, sizeof out->model, "relax");
     snprintf(out->data, sizeof out->data, "%s", m->name);
@@ -111,6 +114,7 @@ xb_status xb_calib_relax(const xb_measurement *m, xb_calib *out, xb_err *err)
     out->r2 = 1 - rss / tss; out->r2_traj = NAN; out->rmse = sqrt(rss / nt);
     out->chi2_red = f.chi2 / f.dof;
     out->converged = f.converged; out->iters = f.iters; out->cov_ok = f.cov_ok;
+    for (int k = 0; k < 4; k++) out->profiled += prof[k];
     xb_fit_ks_normal(z, 2 * nt, &out->ks_d, &out->ks_p);
     const char *nm[4] = { "relax_a", "relax_t1", "drift_c", "drift_t2" };
     const char *un[4] = { "S", "s", "S", "s" };
@@ -171,7 +175,7 @@ static int bresid(const double *th, void *ctx, double *r)
     return 0;
 }
 
-xb_status xb_calib_bake(const xb_measurement *m, xb_calib *out, xb_err *err)
+xb_status xb_calib_bake(const xb_measurement *m, int ci, xb_calib *out, xb_err *err)
 {
     if (m->kind != XB_MEAS_RELAX || !m->temp)
         return xb_fail(err, XB_EINVAL, "%s: bake needs a bake file (5 TAB columns addr, time, r, g, "
@@ -200,10 +204,12 @@ xb_status xb_calib_bake(const xb_measurement *m, xb_calib *out, xb_err *err)
                        "Arrhenius fit needs at least 3", m->name, nu);
     bctx c = { nu, T, lsd, se };
     double th[2] = { lsd[0], 0.1 };
-    xb_fit_problem pb = { .n = nu, .p = 2, .resid = bresid, .ctx = &c };
+    xb_fit_problem pb = { .n = nu, .p = 2, .resid = bresid, .ctx = &c, .logmask = 1u };
     xb_fit f;
     xb_status st = xb_fit_solve(&pb, th, &f, err);
     if (st) return xb_err_prefix(err, "%s: bake fit: ", m->name);
+    int prof[XB_FIT_MAXP];
+    if ((st = xb_fit_profile(&pb, &f, ci, prof, err))) return st;
     memset(out, 0, sizeof *out);
     snprintf(out->model, sizeof out->model, "bake");
     snprintf(out->data, sizeof out->data, "%s", m->name);
@@ -220,6 +226,7 @@ xb_status xb_calib_bake(const xb_measurement *m, xb_calib *out, xb_err *err)
     out->r2 = 1 - rss / tss; out->r2_traj = NAN; out->rmse = sqrt(rss / nu);
     out->chi2_red = f.chi2 / f.dof; out->converged = f.converged; out->iters = f.iters;
     out->cov_ok = f.cov_ok;
+    out->profiled = prof[0] + prof[1];
     xb_fit_ks_normal(z, nu, &out->ks_d, &out->ks_p);
     xb_cal_par *p = &out->par[out->npar++];
     snprintf(p->name, sizeof p->name, "bake_ea");

@@ -53,12 +53,16 @@ typedef struct xb_calib {
     double ks_d, ks_p;           /* standardised residuals vs N(0,1) */
     double rmse;                 /* of the response, in its SI unit */
     int converged, iters, cov_ok;
+    int profiled;                /* parameters whose interval is from the profile likelihood */
     char notes[XB_CAL_NOTES];    /* further tables, assumptions, warnings: text lines */
 } xb_calib;
 
 typedef struct xb_calib_opts {
     const char *fix;             /* "delta=45,tau_0=1e-9": hold these at the given values */
     double trials;               /* binomial trials per point (stmram); 0: 10000 */
+    double t_pulse, v_pulse;     /* ftj: pulse width (s) and amplitude (V) of the data; 0: 1 ns, 1 V */
+    int states;                  /* dw: number of pinning sites; 0: 5 */
+    int ci;                      /* XB_CI_AUTO (0), XB_CI_WALD, XB_CI_PROFILE (xb_fit.h) */
 } xb_calib_opts;
 
 /* The measurement kind a model reads; 0 if the model is unknown. */
@@ -94,15 +98,29 @@ void xb_calib_note(xb_calib *c, const char *fmt, ...) __attribute__((format(prin
 /* Internal, per family. `given` (stmram: delta, i_c0, tau_d, tau_0, i_pulse, r_p; NaN =
  * not given) holds parameters fixed; free_only names the one nuisance left free. */
 /* Internal, per family (calibration/pulse_fit.c, mtj_fit.c, relax_fit.c). */
-xb_status xb_calib_pulse(const char *model, const xb_measurement *m, xb_calib *out, xb_err *err);
+xb_status xb_calib_pulse(const char *model, const xb_measurement *m, int ci, xb_calib *out, xb_err *err);
 xb_status xb_calib_mtj(const char *model, const xb_measurement *m, const xb_calib_opts *o,
                        const double *given, const char *free_only, xb_calib *out, xb_err *err);
-xb_status xb_calib_relax(const xb_measurement *m, xb_calib *out, xb_err *err);
+xb_status xb_calib_relax(const xb_measurement *m, int ci, xb_calib *out, xb_err *err);
 xb_status xb_calib_hfox(const xb_measurement *m, xb_calib *out, xb_err *err);
-xb_status xb_calib_bake(const xb_measurement *m, xb_calib *out, xb_err *err);
+xb_status xb_calib_bake(const xb_measurement *m, int ci, xb_calib *out, xb_err *err);
+xb_status xb_calib_ftj(const xb_measurement *m, const xb_calib_opts *o, xb_calib *out, xb_err *err);
+xb_status xb_calib_dw(const xb_measurement *m, const xb_calib_opts *o, xb_calib *out, xb_err *err);
 /* One device of the HfOx law: (b = ln R0 + c1, m1, m2, t*) with 95 % intervals. */
 xb_status xb_calib_hfox_one(const xb_ramp *rp, double est[4], double lo[4], double hi[4],
                             double *resid_sd, double *loglik, xb_err *err);
+double xb_calib_pulse_step(const xb_calib *c, double g, int dir);
+xb_status xb_calib_ftj_curve(const xb_calib *c, const double *k, size_t n, double *mean,
+                             double *sd, xb_err *err);
+
+/* Overlay of the data and the fitted model's mean +- spread envelope (PNG, or PDF/SVG by
+ * the extension): pulse models dG vs G per direction; stmram P_sw vs the varied pulse
+ * parameter with the binomial +-2 sd band; relax mean and spread of G(t) - G(0) vs t;
+ * bake sd vs temperature; ftj G vs pulse count; dw G along the first sequence with the
+ * landing bands of the sites. Other models: XB_EINVAL. */
+xb_status xb_calib_plot(const xb_calib *c, const xb_measurement *m, const xb_calib_opts *o,
+                        const char *path, xb_err *err);
+
 xb_status xb_calib_pulse_predict(const char *type, const double *p, const xb_measurement *m,
                                  xb_calib *out, xb_err *err);
 

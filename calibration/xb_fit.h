@@ -21,6 +21,8 @@
 #include "core/xb_err.h"
 
 enum { XB_FIT_MAXP = 8 };
+/* Interval modes for xb_fit_profile (xb_calib_opts.ci). */
+enum { XB_CI_AUTO = 0, XB_CI_WALD = 1, XB_CI_PROFILE = 2 };
 
 typedef struct xb_fit_problem {
     size_t n, p;                       /* residuals, free parameters (p <= XB_FIT_MAXP) */
@@ -29,6 +31,7 @@ typedef struct xb_fit_problem {
     void *ctx;
     int binomial;                      /* covariance scale max(1, chi2/dof) instead of chi2/dof */
     size_t maxiter;                    /* 0: 200 */
+    unsigned logmask;                  /* bit k: theta_k is a log (never crosses a bound) */
 } xb_fit_problem;
 
 typedef struct xb_fit {
@@ -41,6 +44,21 @@ typedef struct xb_fit {
 
 /* Solve from theta0. XB_ENUMERIC if GSL fails or the residuals are not finite. */
 xb_status xb_fit_solve(const xb_fit_problem *pb, const double *theta0, xb_fit *out, xb_err *err);
+
+
+/* Profile-likelihood 95 % intervals: for parameter k, the set of psi where
+ * min over the others of chi2(theta | theta_k = psi) - chi2_min <= t975(dof)^2 * scale
+ * (the same quantile and noise scale as the Wald interval, so the two agree when the
+ * model is linear in theta). Each end is found by bracketing outwards from the Wald end
+ * and GSL's Brent solver on the profile; an end that the profile never reaches (the
+ * likelihood flattens out) is +-INFINITY. mode XB_CI_PROFILE: every parameter;
+ * XB_CI_AUTO: the parameters whose Wald interval contains 0 (a sign the data may not
+ * fix, or a positive parameter's physical bound; not for log-parameters, pb->logmask),
+ * or all of them when J^T J is singular
+ * or its condition number exceeds 1e10; XB_CI_WALD: none. Replaces f->lo/hi of the
+ * profiled parameters and sets profiled[k] (p entries). pb must give the residuals of
+ * the solve that produced f (same weights). */
+xb_status xb_fit_profile(const xb_fit_problem *pb, xb_fit *f, int mode, int *profiled, xb_err *err);
 
 /* Kolmogorov-Smirnov test of z[0..n-1] against N(0,1): statistic D and asymptotic p-value
  * (Stephens' small-sample correction). z is sorted in place. */

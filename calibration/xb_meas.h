@@ -34,6 +34,7 @@ typedef struct xb_ramp {
     double *g;            /* S */
     double *pulse;        /* cumulative pulse count of each read; NULL: 0, 1, 2, ... */
     int line;             /* file line of the first read (column index for "taox") */
+    int device;           /* 1-based device of the ramp ("pulses" layout), 0: not recorded */
 } xb_ramp;
 
 typedef struct xb_measurement {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "calibration/xb_calib.h"
+#include "calibration/xb_fit.h"
 #include "calibration/xb_meas.h"
 #include "cli/xb_cli.h"
 #include "core/xb_config.h"
@@ -30,13 +31,23 @@ static int usage(FILE *f)
         "  --units SPEC      e.g. conductance=mS,width=ns (converted to SI)\n"
         "  --v-read V        read voltage turning a read current into G (default 0.1 V)\n"
         "  --r-p OHM         junction resistance turning pulse volts into amps (2530)\n"
-        "  --t-pulse S       pulse width when the file gives amplitudes only (1e-9)\n"
-        "  --v-pulse V       pulse amplitude when the file gives widths only (unknown)\n"
+        "  --t-pulse S       pulse width when the file gives amplitudes only (1e-9);\n"
+        "                    ftj: the width of the data's pulses\n"
+        "  --v-pulse V       pulse amplitude when the file gives widths only (unknown);\n"
+        "                    ftj: the amplitude of the data's pulses (default 1 V)\n"
         "  --trials N        binomial trials per switching point (default 10000)\n"
-        "  --fix K=V,...     hold parameters fixed (stmram: delta, i_c0, tau_d, tau0)\n"
+        "  --fix K=V,...     hold parameters fixed (stmram: delta, i_c0, tau_d, tau0;\n"
+        "                    ftj: v_a, kappa; dw: g_p, g_ap)\n"
+        "  --states S        dw: number of pinning sites (default 5)\n"
         "  --bootstrap B     pulse models: percentile intervals from B resamples of the ramps\n"
+        "  --ci MODE         wald | profile | auto (default): 95 %% intervals from the Jacobian\n"
+        "                    (Wald) or the profile likelihood; auto profiles the parameters\n"
+        "                    whose Wald interval contains 0, or all when the covariance is\n"
+        "                    ill-conditioned (pulse, stmram, relax, bake models)\n"
         "  --out FILE        params INI ([device] section) for `xbemu run`\n"
-        "  --report FILE     the report as JSON (text goes to stdout)\n",
+        "  --report FILE     the report as JSON (text goes to stdout)\n"
+        "  --plot FILE.png   overlay of the data and the fitted mean +- spread (best model;\n"
+        "                    .pdf/.svg by extension; pulse models, stmram, relax, bake, ftj, dw)\n",
         xb_calib_models());
     return f == stdout ? XB_EXIT_OK : XB_EXIT_USAGE;
 }
@@ -123,6 +134,7 @@ typedef struct common_opts {
     int ndata;
     xb_meas_opts mo;
     xb_calib_opts co;
+    double states;
 } common_opts;
 
 /* Options shared by calibrate and predict: 1 matched, 0 not, -1 bad value (printed). */
@@ -136,6 +148,14 @@ static int common_opt(const char *cmd, int *i, int argc, char **argv, common_opt
         o->data[o->ndata++] = v;
         return 1;
     }
+    if ((m = xb_cli_opt(i, argc, argv, "--ci", &v))) {
+        if (m > 0 && !strcmp(v, "auto")) o->co.ci = XB_CI_AUTO;
+        else if (m > 0 && !strcmp(v, "wald")) o->co.ci = XB_CI_WALD;
+        else if (m > 0 && !strcmp(v, "profile")) o->co.ci = XB_CI_PROFILE;
+        else return xb_cli_usage(cmd, "--ci needs one of wald, profile, auto%s%s%s", m > 0 ? " (got '" : "",
+                                 m > 0 ? v : "", m > 0 ? "')" : ""), -1;
+        return 1;
+    }
     const char *sopt[] = { "--format", "--columns", "--units", "--fix" };
     const char **sdst[] = { &o->mo.format, &o->mo.columns, &o->mo.units, &o->co.fix };
     for (int k = 0; k < 4; k++)
@@ -144,16 +164,21 @@ static int common_opt(const char *cmd, int *i, int argc, char **argv, common_opt
             *sdst[k] = v;
             return 1;
         }
-    const char *nopt[] = { "--v-read", "--r-p", "--t-pulse", "--v-pulse", "--trials" };
-    double *ndst[] = { &o->mo.v_read, &o->mo.r_p, &o->mo.t_pulse, &o->mo.v_pulse, &o->co.trials };
-    for (int k = 0; k < 5; k++)
+    const char *nopt[] = { "--v-read", "--r-p", "--t-pulse", "--v-pulse", "--trials", "--states" };
+    double *ndst[] = { &o->mo.v_read, &o->mo.r_p, &o->mo.t_pulse, &o->mo.v_pulse, &o->co.trials,
+                       &o->states };
+    for (int k = 0; k < 6; k++)
         if ((m = xb_cli_opt(i, argc, argv, nopt[k], &v))) {
             char *end;
             const double x = m > 0 ? strtod(v, &end) : NAN;
             if (m < 0 || end == v || *end || !(x > 0))
                 return xb_cli_usage(cmd, "%s needs a positive number%s%s%s", nopt[k],
                                     m > 0 ? " (got '" : "", m > 0 ? v : "", m > 0 ? "')" : ""), -1;
+            if (k == 5 && (x != floor(x) || x < 2 || x > 64))
+                return xb_cli_usage(cmd, "--states needs an integer in [2, 64] (got '%s')", v), -1;
             *ndst[k] = x;
+            o->co.t_pulse = o->mo.t_pulse; o->co.v_pulse = o->mo.v_pulse;
+            o->co.states = (int)o->states;
             return 1;
         }
     return 0;
@@ -175,16 +200,16 @@ static xb_status load_data(const common_opts *o, xb_meas_kind kind, xb_measureme
 int xb_cmd_calibrate(int argc, char **argv)
 {
     common_opts o = { .mo = XB_MEAS_OPTS_DEFAULT };
-    const char *model = NULL, *compare = NULL, *out = NULL, *report = NULL, *boot = NULL;
+    const char *model = NULL, *compare = NULL, *out = NULL, *report = NULL, *boot = NULL, *plot = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
         int m;
         if (xb_cli_is_help(argv[i])) return usage(stdout);
         if ((m = common_opt("calibrate", &i, argc, argv, &o))) { if (m < 0) return XB_EXIT_USAGE; continue; }
-        const char *names[] = { "--model", "--compare", "--out", "--report", "--bootstrap" };
-        const char **dst[] = { &model, &compare, &out, &report, &boot };
+        const char *names[] = { "--model", "--compare", "--out", "--report", "--bootstrap", "--plot" };
+        const char **dst[] = { &model, &compare, &out, &report, &boot, &plot };
         int hit = 0;
-        for (int k = 0; k < 5 && !hit; k++)
+        for (int k = 0; k < 6 && !hit; k++)
             if ((m = xb_cli_opt(&i, argc, argv, names[k], &v))) {
                 if (m < 0) return xb_cli_usage("calibrate", "%s needs a value", names[k]);
                 *dst[k] = v;
@@ -254,6 +279,12 @@ int xb_cmd_calibrate(int argc, char **argv)
         for (int k = 0; k < nm; k++) { fprintf(f, k ? ",\n" : ""); report_json(f, &res[k]); }
         fprintf(f, "]\n");
         if (fclose(f)) { xb_fail(&err, XB_EIO, "%s: write failed", report); goto fail; }
+    }
+    if (plot) {
+        int best = 0;
+        for (int k = 1; k < nm; k++) if (res[k].aic < res[best].aic) best = k;
+        if (xb_calib_plot(&res[best], meas, &o.co, plot, &err)) goto fail;
+        printf("wrote %s (%s overlay)\n", plot, res[best].model);
     }
     if (out) {
         int best = 0;

@@ -38,6 +38,8 @@ check calib-json 0 '"ci95"' -- cat "$T/r.json"
 check calib-run 0 "accuracy" -- "$X" run "$T/p.ini" --set train.algorithm=sgd_analog --set data.train_limit=300 --set data.test_limit=300 --set run.progress=off --out "$T/crun"
 check calib-bootstrap 0 "bootstrap percentiles" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --units conductance=mS --bootstrap 40
 check calib-bootstrap-bad 2 "--bootstrap needs a count" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --bootstrap 5
+check calib-ci-profile 0 "from the profile likelihood" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --units conductance=mS --ci profile
+check calib-ci-bad 2 "--ci needs one of wald, profile, auto (got 'bayes')" -- "$X" calibrate --model softbounds --data "$T/ramps.csv" --ci bayes
 check calib-compare 0 "ranked by AIC" -- "$X" calibrate --compare linear,softbounds,expstep --data "$T/ramps.csv" --units conductance=mS
 check predict 0 "uncalibrated defaults" -- "$X" predict --params "$T/p.ini" --data "$T/ramps.csv" --units conductance=mS
 printf 'pulse,G\n0,1e-3\n1,abc\n' > "$T/text.csv"
@@ -55,6 +57,12 @@ awk 'BEGIN { print "dev,pulse,R"; for (d = 0; d < 5; d++) for (t = 0; t < 1500; 
     print d "," t "," exp(lr + 0.01 * sin(13 * t + d)) } }' > "$T/hfox.csv"
 check calib-hfox 0 "t_star_scale" -- "$X" calibrate --model hfox --data "$T/hfox.csv" --columns ramp=0,pulse=1,resistance=2 --out "$T/hfox.ini"
 check calib-hfox-ini 0 "type = hfox" -- cat "$T/hfox.ini"
+"$X" devices pulse ftj --n-devices 8 --sequence 30:+ --set v_a_dtod=0 --out "$T/ftj.csv" >/dev/null 2>&1
+check calib-ftj 0 "w_l" -- "$X" calibrate --model ftj --data "$T/ftj.csv" --out "$T/ftj.ini"
+check calib-ftj-ini 0 "type = ftj" -- cat "$T/ftj.ini"
+check calib-ftj-refuse 2 "v_a_dtod cannot be told from w_L" -- "$X" calibrate --model ftj --data "$T/ftj.csv" --fix v_a_dtod=0.1
+check calib-dw-stdin 0 "p_depin" -- sh -c "\"$X\" devices pulse dw --n-devices 4 --sequence 10:+,10:-,10:+ --set p_depin=0.6 --set p_miss=0.1 | \"$X\" calibrate --model dw --data -"
+check calib-dw-refuse 2 "g_dtod is not identifiable\|not identifiable from the reads" -- "$X" calibrate --model dw --data "$T/ftj.csv" --fix g_dtod=0.1
 # xbemu run: the training path (issue 6)
 check run-help 0 "results.csv" -- "$X" run --help
 check run-unknown-trainer 2 "\[train\] algorithm = 'sgd_magic' is not a trainer (one of sgd_digital" -- "$X" run w1_quick --set train.algorithm=sgd_magic

@@ -119,7 +119,8 @@ static void coverage(const truth *t, size_t ndev, size_t npulse)
         CU_ASSERT_FATAL(m != NULL);
         xb_calib c;
         xb_err err = { 0 };
-        if (xb_calib_fit(t->model, m, NULL, &c, &err) != XB_OK) { fails++; xb_meas_free(m); continue; }
+        const xb_calib_opts wald = { .ci = XB_CI_WALD };      /* the Jacobian intervals */
+        if (xb_calib_fit(t->model, m, &wald, &c, &err) != XB_OK) { fails++; xb_meas_free(m); continue; }
         double want[MAXK];
         truth_in_gauge(t, &c, names, want, &k);
         for (size_t i = 0; i < k; i++) {
@@ -379,6 +380,12 @@ static void test_malformed(void)
         { "1\t0\t1\t1e-6\t100\n1\t5\t1\t1e-6\t140\n", "bake", NULL, XB_MEAS_RELAX, "0 before/after pairs" },
         { "G bins\n1e-5,2e-5\n0,1\n", "lut", NULL, XB_MEAS_RAMPS, "a dG table needs" },
         { "1,2\n", "taox", NULL, XB_MEAS_PSW, "format 'taox' holds pulse ramps, but this model needs switching probability" },
+        { "device,pulse,conductance_S\n0,0,1e-6\n0,1,2e-6\n", "pulses", NULL, XB_MEAS_RAMPS, "f:1: the pulses layout needs the columns device, pulse, polarity, conductance_S" },
+        { "device,pulse,polarity,conductance_S\n0,0,0,1e-6\n0,1,2,2e-6\n", "pulses", NULL, XB_MEAS_RAMPS, "f:3:3: polarity 2: expected -1, 0 or 1" },
+        { "device,pulse,polarity,conductance_S\n0,0,0,1e-6\n0,0,1,2e-6\n", "pulses", NULL, XB_MEAS_RAMPS, "f:3: device 0 has pulse 0 twice (also line 2)" },
+        { "device,pulse,polarity,conductance_S\n0,0,0,1e-6\n0,1,0,2e-6\n", "pulses", NULL, XB_MEAS_RAMPS, "f: no pulses (every polarity is 0)" },
+        { "device,pulse,polarity,conductance_S\n0,0,0,1e-6\n0,1,1,x\n", NULL, NULL, XB_MEAS_RAMPS, "f:3:4: column 'conductance_S': 'x' is not a finite number" },
+        { "device,pulse,polarity,conductance_S\n0,0,0,1e-6\n", "pulses", NULL, XB_MEAS_RAMPS, "f: 1 data rows; a ramp needs at least 2" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         xb_meas_opts o = XB_MEAS_OPTS_DEFAULT;
@@ -457,7 +464,230 @@ static void test_bootstrap_matches_jacobian(void)
     xb_meas_free(m);
 }
 
-XB_SUITE(calibration, XB_TEST(test_coverage_softbounds), XB_TEST(test_coverage_linear),
+
+/* ---- FTJ: D devices of devices/ftj.c, K pulses each from s = 0 -------------------------- */
+
+static xb_measurement *synth_ftj(uint32_t seed, size_t ndev, size_t npulse, const double *tr)
+{
+    const xb_device_type *T = xb_device_find("ftj");
+    double p[64];
+    xb_param_defaults(T->params, T->nparams, p);
+    set(T, p, "g_on", tr[0]); set(T, p, "on_off", tr[1]); set(T, p, "w_l", tr[2]);
+    set(T, p, "n_d", tr[3]); set(T, p, "g_on_dtod", tr[4]); set(T, p, "v_a_dtod", 0);
+    set(T, p, "t_pulse", 1e-9); set(T, p, "v_pulse", 1);
+    xb_bank *b;
+    xb_err err = { 0 };
+    if (xb_bank_alloc(&b, T, p, ndev, seed, &err)) return NULL;
+    xb_measurement *m = xb_calloc(1, sizeof *m);
+    m->kind = XB_MEAS_RAMPS;
+    m->nramps = ndev;
+    m->ramp = xb_calloc(ndev, sizeof *m->ramp);
+    int16_t up[64];
+    float g[64];
+    for (size_t j = 0; j < ndev; j++) {
+        up[j] = 1;
+        m->ramp[j] = (xb_ramp){ .dir = 1, .n = npulse + 1, .device = (int)j + 1,
+                                .g = xb_malloc((npulse + 1) * sizeof(double)) };
+    }
+    for (size_t k = 0; k <= npulse; k++) {
+        if (k > 0) xb_bank_pulse(b, up);
+        xb_bank_conductance(b, g, 0);
+        for (size_t j = 0; j < ndev; j++) m->ramp[j].g[k] = g[j];
+    }
+    xb_bank_free(b);
+    return m;
+}
+
+/* 200 seeds of 16 devices x 50 pulses (N_d 100, w_L 0.5 decades, tau_m 8.1 ns at 1 V,
+ * 1 ns pulses, 5 % G_on spread): coverage of the 95 % intervals of every fitted
+ * parameter in 175..200 and mean se / sd of the estimates in (0.75, 1.33) for the mean
+ * parameters (sandwich); the jackknife intervals of n_d and g_on_dtod: coverage only. */
+static void test_coverage_ftj(void)
+{
+    enum { SEEDS = 200, NP = 6 };
+    const double tr[5] = { 1e-6, 2.65, 0.5, 100, 0.05 };
+    const double taum = 1e-12 * exp(9.0);
+    const char *names[NP] = { "g_on", "on_off", "tau_m", "w_l", "n_d", "g_on_dtod" };
+    const double want[NP] = { tr[0], tr[1], taum, tr[2], tr[3], tr[4] };
+    int cover[NP] = { 0 }, fails = 0;
+    double se_sum[NP] = { 0 }, d1[NP] = { 0 }, d2[NP] = { 0 };
+    for (uint32_t seed = 1; seed <= SEEDS; seed++) {
+        xb_measurement *m = synth_ftj(seed, 16, 50, tr);
+        CU_ASSERT_FATAL(m != NULL);
+        xb_calib c;
+        xb_err err = { 0 };
+        if (xb_calib_fit("ftj", m, NULL, &c, &err)) { fails++; xb_meas_free(m); continue; }
+        for (int k = 0; k < NP; k++) {
+            const xb_cal_par *q = par(&c, names[k]);
+            cover[k] += q->lo <= want[k] && want[k] <= q->hi;
+            se_sum[k] += q->se;
+            d1[k] += q->est - want[k]; d2[k] += (q->est - want[k]) * (q->est - want[k]);
+        }
+        xb_meas_free(m);
+    }
+    CU_ASSERT_EQUAL(fails, 0);
+    for (int k = 0; k < NP; k++) {
+        const double sd = sqrt((d2[k] - d1[k] * d1[k] / SEEDS) / (SEEDS - 1));
+        const double ratio = se_sum[k] / SEEDS / sd;
+        if (getenv("XB_TEST_VERBOSE"))
+            printf("\n  ftj %s: coverage %d/200, mean se / sd of estimates %.3f, bias %.3g sd", names[k],
+                   cover[k], ratio, d1[k] / SEEDS / sd);
+        CU_ASSERT(cover[k] >= 175);
+        if (k < 4) CU_ASSERT(ratio > 0.75 && ratio < 1.33);
+    }
+}
+
+/* ---- DW: devices of devices/dw.c pulsed up and down, reads chained per device -------- */
+
+static xb_measurement *synth_dw(uint32_t seed, size_t ndev, size_t nramp, size_t len,
+                                const double *tr)
+{
+    const xb_device_type *T = xb_device_find("dw");
+    double p[64];
+    xb_param_defaults(T->params, T->nparams, p);
+    set(T, p, "sigma", tr[0]); set(T, p, "p_depin", tr[1]); set(T, p, "p_miss", tr[2]);
+    set(T, p, "states", 5); set(T, p, "g_dtod", 0);
+    xb_bank *b;
+    xb_err err = { 0 };
+    if (xb_bank_alloc(&b, T, p, ndev, seed, &err)) return NULL;
+    xb_measurement *m = xb_calloc(1, sizeof *m);
+    m->kind = XB_MEAS_RAMPS;
+    m->nramps = ndev * nramp;
+    m->ramp = xb_calloc(m->nramps, sizeof *m->ramp);
+    int16_t up[64], dn[64];
+    float g[64];
+    for (size_t j = 0; j < ndev; j++) { up[j] = 1; dn[j] = -1; }
+    for (size_t j = 0; j < ndev; j++)
+        for (size_t r = 0; r < nramp; r++)
+            m->ramp[j * nramp + r] = (xb_ramp){ .dir = r % 2 ? -1 : 1, .n = len + 1, .device = (int)j + 1,
+                                                .g = xb_malloc((len + 1) * sizeof(double)) };
+    xb_bank_conductance(b, g, 0);
+    for (size_t j = 0; j < ndev; j++) m->ramp[j * nramp].g[0] = g[j];
+    for (size_t r = 0; r < nramp; r++) {
+        if (r > 0)
+            for (size_t j = 0; j < ndev; j++) m->ramp[j * nramp + r].g[0] = m->ramp[j * nramp + r - 1].g[len];
+        for (size_t k = 1; k <= len; k++) {
+            xb_bank_pulse(b, r % 2 ? dn : up);
+            xb_bank_conductance(b, g, 0);
+            for (size_t j = 0; j < ndev; j++) m->ramp[j * nramp + r].g[k] = (double)g[j];
+        }
+    }
+    xb_bank_free(b);
+    return m;
+}
+
+/* 200 seeds of 4 devices x 6 ramps of 12 pulses (5 sites, sigma 0.05, p_depin 0.6,
+ * p_miss 0.1): coverage 175..200 and mean se / sd of the estimates in (0.75, 1.33). */
+static void test_coverage_dw(void)
+{
+    enum { SEEDS = 200, NP = 3 };
+    const double tr[NP] = { 0.05, 0.6, 0.1 };
+    const char *names[NP] = { "sigma", "p_depin", "p_miss" };
+    int cover[NP] = { 0 }, fails = 0;
+    double se_sum[NP] = { 0 }, d1[NP] = { 0 }, d2[NP] = { 0 };
+    for (uint32_t seed = 1; seed <= SEEDS; seed++) {
+        xb_measurement *m = synth_dw(seed, 4, 6, 12, tr);
+        CU_ASSERT_FATAL(m != NULL);
+        xb_calib c;
+        xb_err err = { 0 };
+        if (xb_calib_fit("dw", m, NULL, &c, &err)) { fails++; xb_meas_free(m); continue; }
+        for (int k = 0; k < NP; k++) {
+            const xb_cal_par *q = par(&c, names[k]);
+            cover[k] += q->lo <= tr[k] && tr[k] <= q->hi;
+            se_sum[k] += q->se;
+            d1[k] += q->est - tr[k]; d2[k] += (q->est - tr[k]) * (q->est - tr[k]);
+        }
+        xb_meas_free(m);
+    }
+    CU_ASSERT_EQUAL(fails, 0);
+    for (int k = 0; k < NP; k++) {
+        const double sd = sqrt((d2[k] - d1[k] * d1[k] / SEEDS) / (SEEDS - 1));
+        const double ratio = se_sum[k] / SEEDS / sd;
+        if (getenv("XB_TEST_VERBOSE"))
+            printf("\n  dw %s: coverage %d/200, mean se / sd of estimates %.3f, bias %.3g sd", names[k],
+                   cover[k], ratio, d1[k] / SEEDS / sd);
+        CU_ASSERT(cover[k] >= 175);
+        CU_ASSERT(ratio > 0.75 && ratio < 1.33);
+    }
+}
+
+/* The CSV of `xbemu devices pulse` (devices interleaved, as the tool writes them):
+ * per device, a ramp per run of one polarity, from the read before its first pulse. */
+static void test_read_pulses(void)
+{
+    const char *text = "device,pulse,polarity,conductance_S,energy_J\n"
+                       "0,0,0,1e-6,0\n1,0,0,2e-6,0\n"
+                       "0,1,1,1.1e-6,1e-15\n1,1,1,2.1e-6,1e-15\n"
+                       "0,2,1,1.2e-6,1e-15\n1,2,1,2.2e-6,1e-15\n"
+                       "0,3,-1,1.15e-6,1e-15\n1,3,-1,2.15e-6,1e-15\n";
+    xb_measurement *m;
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(xb_meas_parse(text, strlen(text), "p.csv", XB_MEAS_RAMPS, NULL, &m, &err) == XB_OK);
+    CU_ASSERT_EQUAL_FATAL(m->nramps, 4);
+    CU_ASSERT(m->ramp[0].device == 1 && m->ramp[0].dir == 1 && m->ramp[0].n == 3);
+    CU_ASSERT(m->ramp[0].g[0] == 1e-6 && m->ramp[0].g[2] == 1.2e-6);
+    CU_ASSERT(m->ramp[1].device == 1 && m->ramp[1].dir == -1 && m->ramp[1].n == 2);
+    CU_ASSERT(m->ramp[1].g[0] == 1.2e-6 && m->ramp[1].g[1] == 1.15e-6);
+    CU_ASSERT(m->ramp[1].pulse[0] == 2 && m->ramp[1].pulse[1] == 3);
+    CU_ASSERT(m->ramp[2].device == 2 && m->ramp[2].g[0] == 2e-6);
+    xb_meas_free(m);
+}
+
+/* ---- profile likelihood (calibration/fit.c) -------------------------------------------- */
+
+typedef struct lin_ctx { size_t n; const double *x, *y; int expo; } lin_ctx;
+
+static int lin_resid(const double *th, void *ctx, double *r)
+{
+    const lin_ctx *c = ctx;
+    for (size_t i = 0; i < c->n; i++)
+        r[i] = c->y[i] - (c->expo ? th[0] * exp(-th[1] * c->x[i]) : th[0] + th[1] * c->x[i]);
+    return 0;
+}
+
+/* A model linear in theta has a quadratic profile: the profile interval equals the Wald
+ * one (same t quantile and noise scale) to the root tolerance. For y = A exp(-k x) + noise
+ * with few points (curved profile), the profile intervals cover the truth in 175..200 of
+ * 200 seeds. */
+static void test_profile_intervals(void)
+{
+    enum { N = 12, SEEDS = 200 };
+    double x[N], y[N];
+    for (int i = 0; i < N; i++) x[i] = i * 0.25;
+    gsl_rng *r = xb_rng_gsl_alloc(1, XB_RNG_D2D, 99);
+    for (int i = 0; i < N; i++) y[i] = 1 + 0.5 * x[i] + 0.2 * gsl_ran_gaussian(r, 1);
+    lin_ctx c = { N, x, y, 0 };
+    xb_fit_problem pb = { .n = N, .p = 2, .resid = lin_resid, .ctx = &c };
+    xb_fit f;
+    xb_err err = { 0 };
+    const double th0[2] = { 0, 0 };
+    CU_ASSERT_FATAL(xb_fit_solve(&pb, th0, &f, &err) == XB_OK);
+    xb_fit g = f;
+    int prof[XB_FIT_MAXP];
+    CU_ASSERT_FATAL(xb_fit_profile(&pb, &g, XB_CI_PROFILE, prof, &err) == XB_OK);
+    for (int k = 0; k < 2; k++) {
+        CU_ASSERT(prof[k] == 1);
+        const double w = f.hi[k] - f.lo[k];
+        CU_ASSERT(fabs(g.lo[k] - f.lo[k]) < 1e-3 * w && fabs(g.hi[k] - f.hi[k]) < 1e-3 * w);
+    }
+    xb_fit h = f;                                 /* Wald mode: nothing changes */
+    CU_ASSERT(xb_fit_profile(&pb, &h, XB_CI_WALD, prof, &err) == XB_OK && prof[0] == 0 && h.lo[0] == f.lo[0]);
+    int cover[2] = { 0 };
+    c.expo = 1;
+    for (int s = 0; s < SEEDS; s++) {
+        for (int i = 0; i < N; i++) y[i] = 2 * exp(-1.5 * x[i]) + 0.1 * gsl_ran_gaussian(r, 1);
+        const double st[2] = { 1, 1 };
+        CU_ASSERT_FATAL(xb_fit_solve(&pb, st, &f, &err) == XB_OK);
+        CU_ASSERT_FATAL(xb_fit_profile(&pb, &f, XB_CI_PROFILE, prof, &err) == XB_OK);
+        cover[0] += f.lo[0] <= 2 && 2 <= f.hi[0];
+        cover[1] += f.lo[1] <= 1.5 && 1.5 <= f.hi[1];
+    }
+    gsl_rng_free(r);
+    if (getenv("XB_TEST_VERBOSE")) printf("\n  profile coverage A %d/200, k %d/200", cover[0], cover[1]);
+    CU_ASSERT(cover[0] >= 175 && cover[1] >= 175);
+}
+
+XB_SUITE(calibration, XB_TEST(test_profile_intervals), XB_TEST(test_read_pulses), XB_TEST(test_coverage_ftj), XB_TEST(test_coverage_dw), XB_TEST(test_coverage_softbounds), XB_TEST(test_coverage_linear),
          XB_TEST(test_coverage_expstep), XB_TEST(test_coverage_stmram), XB_TEST(test_coverage_hfox),
          XB_TEST(test_read_taox), XB_TEST(test_read_csv_columns_units),
          XB_TEST(test_read_mtj_and_relax), XB_TEST(test_read_lut), XB_TEST(test_malformed),
