@@ -323,7 +323,13 @@ static xb_status write_json(runner *r, const char *status, xb_err *err)
         }
         xb_free(tmp.s);
     }
-    sb_printf(&b, "  },\n  \"config_ini\": ");
+    sb_printf(&b, "  },\n");
+    if (r->T->report && r->tr.state) {     /* the trainer's own figures (e.g. noise stats) */
+        char rep[2048];
+        r->T->report(r->tr.state, rep, sizeof rep);
+        if (rep[0]) sb_printf(&b, "  \"trainer_report\": {%s},\n", rep);
+    }
+    sb_printf(&b, "  \"config_ini\": ");
     sb_json_str(&b, ini ? ini : "");
     sb_printf(&b, "\n}\n");
     xb_free(ini);
