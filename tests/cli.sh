@@ -55,6 +55,16 @@ awk 'BEGIN { print "dev,pulse,R"; for (d = 0; d < 5; d++) for (t = 0; t < 1500; 
     print d "," t "," exp(lr + 0.01 * sin(13 * t + d)) } }' > "$T/hfox.csv"
 check calib-hfox 0 "t_star_scale" -- "$X" calibrate --model hfox --data "$T/hfox.csv" --columns ramp=0,pulse=1,resistance=2 --out "$T/hfox.ini"
 check calib-hfox-ini 0 "type = hfox" -- cat "$T/hfox.ini"
+# [eval] and device noise for MESU (issue 10)
+Q="--set data.train_limit=300 --set data.test_limit=200 --set run.progress=off"
+check eval-ood 0 "auc_permuted_epistemic,auc_permuted_entropy,auc_fmnist_epistemic" -- sh -c "\"$X\" run w4_mesu_ood $Q --set train.epochs=1 --out \"$T/ood\" >/dev/null && head -1 \"$T/ood/results.csv\""
+check eval-wakeup 0 "tau_quantile,tau,f_wake,accuracy,energy_J" -- sh -c "\"$X\" run w4_wakeup $Q --set eval.wakeup_back_epochs=1 --out \"$T/wk\" >/dev/null && cat \"$T/wk/wakeup.csv\""
+check eval-no-mc 2 "\[eval\] needs Monte-Carlo predictions, which trainer sgd_digital" -- "$X" run pmnist_sgd $Q --set eval.ood=permuted
+check eval-bad-ood 2 "\[eval\] ood: 'fmnis' is not one of permuted, fmnist, mnist" -- "$X" run w4_mesu_ood $Q --set eval.ood=fmnis
+check eval-self-ood 2 "cannot be its own out-of-distribution set" -- "$X" run w4_mesu_ood $Q --set eval.ood=mnist
+check noise-device-mismatch 2 "\[device\] type = pcm but \[train\] noise_device = stmram" -- "$X" run w4_mesu_pcm $Q --set train.noise_device=stmram
+check noise-silent 2 "no device shows read noise" -- "$X" run w4_mesu_pcm $Q --set device.g_init=0 --set train.noise_settle=0
+check noise-stats 0 '"eps_ks"' -- sh -c "\"$X\" run w4_mesu_stmram $Q --set data.ntasks=1 --out \"$T/ns\" >/dev/null && cat \"$T/ns/run.json\""
 # xbemu run: the training path (issue 6)
 check run-help 0 "results.csv" -- "$X" run --help
 check run-unknown-trainer 2 "\[train\] algorithm = 'sgd_magic' is not a trainer (one of sgd_digital" -- "$X" run w1_quick --set train.algorithm=sgd_magic
