@@ -46,7 +46,7 @@ xb_status xb_noise_dev_alloc(xb_noise_dev **out, const xb_device_type *T, const 
     *out = NULL;
     if (!(T->flags & XB_DEV_READ_NOISE))
         return xb_fail(err, XB_EINVAL, "noise device %s has no read noise (choose one with "
-                       "read noise: pcm, stmram, hfox)", T->name);
+                       "read noise: pcm, stmram)", T->name);
     if (nrows < 1 || nrows > XB_NOISE_MAX_ROWS || T->nfields > XB_MAX_FIELDS)
         return xb_fail(err, XB_EINVAL, "noise device: %zu rows (1 to %d)", nrows, XB_NOISE_MAX_ROWS);
     if (calib_reads < 2)

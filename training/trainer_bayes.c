@@ -45,7 +45,7 @@ static const xb_param_spec mesu_params[M_NPARAMS] = {
                          "digital|device", "issue 10" },
     [M_NOISE_DEVICE] = { "noise_device", 0, "", 0, 0, "device model whose read noise gives eps "
                          "(parameters from [device], whose type must match)", XB_P_ENUM,
-                         "pcm|stmram|hfox", "DEVICES.md 5, 7" },
+                         "pcm|stmram", "DEVICES.md 5, 7" },
     [M_NOISE_CALIB] = { "noise_calib_reads", 64, "reads", 2, 100000, "reads per device that "
                         "estimate its mean and sd (standardisation)", XB_P_INT, NULL, "xbemu choice" },
     [M_NOISE_SETTLE] = { "noise_settle", 1, "s", 0, 1e9, "time from programming to the reads "
