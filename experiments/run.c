@@ -16,6 +16,7 @@
 #include "core/xb_par.h"
 #include "core/xb_rng.h"
 #include "devices/xb_device.h"
+#include "experiments/xb_eval.h"
 #include "experiments/xb_run.h"
 #include "training/xb_trainer.h"
 
@@ -202,6 +203,7 @@ typedef struct runner {
     float *xbuf;                /* XB_NET_CHUNK samples */
     unsigned *lbuf, *pbuf;
     int blas_train;             /* BLAS threads during training steps */
+    xb_eval *ev;                /* [eval]: uncertainty columns, wakeup.csv; may be NULL */
 } runner;
 
 static void csv_field(sbuf *b, const char *s)
@@ -222,7 +224,8 @@ static void csv_header(runner *r)
     char nm[64];
     for (size_t k = 0; k < xb_energy_ncolumns(); k++)
         sb_printf(b, "%s,", xb_energy_column_name(k, nm, sizeof nm));
-    sb_printf(b, "energy_total_J,energy_per_sample_J,train_s,train_cpu_s,wall_s\n");
+    sb_printf(b, "energy_total_J,energy_per_sample_J,train_s,train_cpu_s,wall_s%s\n",
+              r->ev ? xb_eval_columns(r->ev) : "");
 
     sbuf *p = &r->prefix;
     char buf[128];
@@ -242,8 +245,10 @@ static void csv_header(runner *r)
 
 /* Evaluate tasks 0..task on their test sets, append the rows, rewrite results.csv. */
 static xb_status evaluate(runner *r, size_t task, size_t epoch, size_t tr_correct,
-                          size_t tr_seen, xb_err *err)
+                          size_t tr_seen, int final, xb_err *err)
 {
+    /* [eval] columns on the final evaluation of a task that is due */
+    const int unc = r->ev && final && xb_eval_due(r->ev, task, r->data.ts->n);
     xb_energy led;
     xb_energy_reset(&led);
     r->T->ledger(r->tr.state, &led);
@@ -269,9 +274,17 @@ static xb_status evaluate(runner *r, size_t task, size_t epoch, size_t tr_correc
         sb_printf(b, "%s%zu,%zu,%zu,%zu,%.6f,%.6f,", r->prefix.s, task + 1, e + 1, epoch, r->samples,
                   acc, tr_seen ? (double)tr_correct / (double)tr_seen : 0.0);
         for (size_t k = 0; k < nv; k++) sb_printf(b, "%.9g,", vals[k]);
-        sb_printf(b, "%.9g,%.9g,%.3f,%.3f,%.3f\n", total,
+        sb_printf(b, "%.9g,%.9g,%.3f,%.3f,%.3f", total,
                   r->samples ? total / (double)r->samples : 0.0, r->train_s, r->train_cpu_s,
                   now_s() - r->t0);
+        if (r->ev) {
+            char cells[1024];
+            xb_status st = XB_OK;
+            if (unc) st = xb_eval_task(r->ev, &r->tr, t, cells, sizeof cells, err);
+            if (st) { xb_par_blas_threads(r->blas_train); return st; }
+            sb_printf(b, "%s", unc ? cells : xb_eval_empty(r->ev));
+        }
+        sb_printf(b, "\n");
     }
     xb_par_blas_threads(r->blas_train);
     r->last_acc_mean = accsum / (double)(task + 1);
@@ -323,7 +336,13 @@ static xb_status write_json(runner *r, const char *status, xb_err *err)
         }
         xb_free(tmp.s);
     }
-    sb_printf(&b, "  },\n  \"config_ini\": ");
+    sb_printf(&b, "  },\n");
+    if (r->T->report && r->tr.state) {     /* the trainer's own figures (e.g. noise stats) */
+        char rep[2048];
+        r->T->report(r->tr.state, rep, sizeof rep);
+        if (rep[0]) sb_printf(&b, "  \"trainer_report\": {%s},\n", rep);
+    }
+    sb_printf(&b, "  \"config_ini\": ");
     sb_json_str(&b, ini ? ini : "");
     sb_printf(&b, "\n}\n");
     xb_free(ini);
@@ -442,6 +461,7 @@ xb_status xb_run(const xb_config *c, const xb_run_opts *o, xb_run_summary *sum, 
     const xb_trainer_setup su = { .cfg = c, .net = r->net, .train = r->tp, .own = r->own, .seed = seed };
     r->tr.type = r->T;
     if ((st = r->T->alloc(&r->tr.state, &su, err))) goto out;
+    if ((st = xb_eval_alloc(&r->ev, c, r->T, &r->net, r->data.label, seed, err))) goto out;
 
     const char *name = xb_config_str(c, "run", "name", "run");
     const char *cfg_out = xb_config_str(c, "run", "out", "");
@@ -503,15 +523,21 @@ xb_status xb_run(const xb_config *c, const xb_run_opts *o, xb_run_summary *sum, 
                 i += mm; r->samples += mm; done_total += mm;
                 if (o && o->stop && *o->stop) { stopped = 1; break; }
                 if (every && r->samples % every == 0 && i < n &&
-                    (st = evaluate(r, task, epoch, correct, i, err))) goto out;
+                    (st = evaluate(r, task, epoch, correct, i, 0, err))) goto out;
                 if (pf && now_s() - tlast > (tty ? 0.5 : 10.0)) {
                     progress(r, pf, tty, task, epoch, i, n, correct, te0, done_total, total, 0);
                     tlast = now_s();
                 }
             }
             if (pf) progress(r, pf, tty, task, epoch, i, n, correct, te0, done_total, total, 1);
-            if ((st = evaluate(r, task, epoch, correct, i, err))) goto out;
+            if ((st = evaluate(r, task, epoch, correct, i, epoch == epochs && !stopped, err))) goto out;
         }
+    }
+    if (r->ev && !stopped && task > 0) {      /* wakeup.csv on the last task */
+        xb_par_blas_threads(xb_par_budget());
+        st = xb_eval_wakeup(r->ev, &r->tr, &r->data.ts->t[task - 1], r->dir, err);
+        xb_par_blas_threads(r->blas_train);
+        if (st) goto out;
     }
     st = write_json(r, stopped ? "interrupted" : "complete", err);
     sum->samples = r->samples;
@@ -533,6 +559,7 @@ out:
     xb_free(r->xbuf); xb_free(r->lbuf); xb_free(r->pbuf);
     xb_free(r->csv.s); xb_free(r->prefix.s);
     if (r->tr.state) r->T->free(r->tr.state);
+    xb_eval_free(r->ev);
     tasks_free(&r->data);
     return st;
 }

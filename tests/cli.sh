@@ -63,6 +63,16 @@ check calib-ftj-ini 0 "type = ftj" -- cat "$T/ftj.ini"
 check calib-ftj-refuse 2 "v_a_dtod cannot be told from w_L" -- "$X" calibrate --model ftj --data "$T/ftj.csv" --fix v_a_dtod=0.1
 check calib-dw-stdin 0 "p_depin" -- sh -c "\"$X\" devices pulse dw --n-devices 4 --sequence 10:+,10:-,10:+ --set p_depin=0.6 --set p_miss=0.1 | \"$X\" calibrate --model dw --data -"
 check calib-dw-refuse 2 "g_dtod is not identifiable\|not identifiable from the reads" -- "$X" calibrate --model dw --data "$T/ftj.csv" --fix g_dtod=0.1
+# [eval] and device noise for MESU (issue 10)
+Q="--set data.train_limit=300 --set data.test_limit=200 --set run.progress=off"
+check eval-ood 0 "auc_permuted_epistemic,auc_permuted_entropy,auc_fmnist_epistemic" -- sh -c "\"$X\" run w4_mesu_ood $Q --set train.epochs=1 --out \"$T/ood\" >/dev/null && head -1 \"$T/ood/results.csv\""
+check eval-wakeup 0 "tau_quantile,tau,f_wake,accuracy,energy_J" -- sh -c "\"$X\" run w4_wakeup $Q --set eval.wakeup_back_epochs=1 --out \"$T/wk\" >/dev/null && cat \"$T/wk/wakeup.csv\""
+check eval-no-mc 2 "\[eval\] needs Monte-Carlo predictions, which trainer sgd_digital" -- "$X" run pmnist_sgd $Q --set eval.ood=permuted
+check eval-bad-ood 2 "\[eval\] ood: 'fmnis' is not one of permuted, fmnist, mnist" -- "$X" run w4_mesu_ood $Q --set eval.ood=fmnis
+check eval-self-ood 2 "cannot be its own out-of-distribution set" -- "$X" run w4_mesu_ood $Q --set eval.ood=mnist
+check noise-device-mismatch 2 "\[device\] type = pcm but \[train\] noise_device = stmram" -- "$X" run w4_mesu_pcm $Q --set train.noise_device=stmram
+check noise-silent 2 "no device shows read noise" -- "$X" run w4_mesu_pcm $Q --set device.g_init=0 --set train.noise_settle=0
+check noise-stats 0 '"eps_ks"' -- sh -c "\"$X\" run w4_mesu_stmram $Q --set data.ntasks=1 --out \"$T/ns\" >/dev/null && cat \"$T/ns/run.json\""
 # xbemu run: the training path (issue 6)
 check run-help 0 "results.csv" -- "$X" run --help
 check run-unknown-trainer 2 "\[train\] algorithm = 'sgd_magic' is not a trainer (one of sgd_digital" -- "$X" run w1_quick --set train.algorithm=sgd_magic

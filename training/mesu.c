@@ -90,8 +90,12 @@ const xb_mesu_counts *xb_mesu_counts_get(const xb_mesu *m) { return &m->n; }
 static void sample_layer(xb_mesu *m, size_t l, uint32_t row, uint32_t array, uint32_t epoch)
 {
     const size_t n = np(&m->c, l);
-    const xb_rng r = xb_rng_for_row(m->c.seed, XB_RNG_SAMPLE, array, row, epoch);
-    xb_rng_fill_normal_zig(&r, 0, n, m->eps[l]);
+    if (m->c.noise) {                      /* device noise source (xb_mesu_noise_fn) */
+        m->c.noise(m->c.noise_ctx, row, array, epoch, n, m->eps[l]);
+    } else {
+        const xb_rng r = xb_rng_for_row(m->c.seed, XB_RNG_SAMPLE, array, row, epoch);
+        xb_rng_fill_normal_zig(&r, 0, n, m->eps[l]);
+    }
     const float *restrict mu = m->mu[l], *restrict sg = m->sig[l], *restrict e = m->eps[l];
     float *restrict w = m->w[l];
     for (size_t i = 0; i < n; i++) w[i] = mu[i] + sg[i] * e[i];

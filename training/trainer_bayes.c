@@ -11,17 +11,22 @@
  *   64-bit read + one write = 2 accesses, lambda (32 bits) half of that = 1 access;
  *   32 random bits per Gaussian draw or relaxed/binary sample. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/xb_config.h"
 #include "core/xb_mem.h"
+#include "devices/xb_device.h"
 #include "training/xb_bimu.h"
 #include "training/xb_mesu.h"
+#include "training/xb_noise_dev.h"
 #include "training/xb_trainer.h"
 
 /* ---------------- MESU ---------------- */
 enum { M_LR_MU, M_LR_SIGMA, M_MU_PRIOR, M_SIGMA_PRIOR, M_MEMORY, M_CLAMP, M_MU_GAIN,
-       M_SIGMA_INIT, M_MC_TRAIN, M_MC_TEST, M_NPARAMS };
+       M_SIGMA_INIT, M_MC_TRAIN, M_MC_TEST, M_NOISE_SOURCE, M_NOISE_DEVICE, M_NOISE_CALIB,
+       M_NOISE_SETTLE, M_NPARAMS };
+enum { NOISE_DIGITAL, NOISE_DEVICE };
 static const xb_param_spec mesu_params[M_NPARAMS] = {
     [M_LR_MU] = { "lr_mu", 1, "", 0, 100, "step size of the mean update", 0, NULL, "[MesuCode] pMNIST config" },
     [M_LR_SIGMA] = { "lr_sigma", 1, "", 0, 100, "step size of the sigma update", 0, NULL, "[MesuCode]" },
@@ -35,10 +40,22 @@ static const xb_param_spec mesu_params[M_NPARAMS] = {
                        "../shared/ref/mesu.py (MESU authors' layer default)" },
     [M_MC_TRAIN] = { "mc_train", 1, "samples", 1, 1000, "weight samples per training step", XB_P_INT, NULL, "" },
     [M_MC_TEST] = { "mc_test", 10, "samples", 1, 1000, "weight samples averaged at test", XB_P_INT, NULL, "[MesuCode]" },
+    [M_NOISE_SOURCE] = { "noise_source", NOISE_DIGITAL, "", 0, 0, "where eps comes from: digital "
+                         "(Philox) or device (read noise of noise_device, standardised)", XB_P_ENUM,
+                         "digital|device", "issue 10" },
+    [M_NOISE_DEVICE] = { "noise_device", 0, "", 0, 0, "device model whose read noise gives eps "
+                         "(parameters from [device], whose type must match)", XB_P_ENUM,
+                         "pcm|stmram", "DEVICES.md 5, 7" },
+    [M_NOISE_CALIB] = { "noise_calib_reads", 64, "reads", 2, 100000, "reads per device that "
+                        "estimate its mean and sd (standardisation)", XB_P_INT, NULL, "xbemu choice" },
+    [M_NOISE_SETTLE] = { "noise_settle", 1, "s", 0, 1e9, "time from programming to the reads "
+                         "(PCM drift and 1/f noise grow with it)", 0, NULL, "xbemu choice" },
 };
 
 typedef struct mesu_tr {
     xb_mesu *m;
+    xb_noise_dev *noise;       /* NULL: digital eps */
+    char devname[40];          /* results.csv device column: digital or <model>-noise */
     xb_energy E;
     xb_energy_units u;
     double nparams;
@@ -62,7 +79,36 @@ static xb_status check_common(const xb_trainer_setup *s, const char *name, xb_er
 static void mesu_free_(void *state)
 {
     mesu_tr *t = state;
-    if (t) { xb_mesu_free(t->m); xb_free(t); }
+    if (t) { xb_mesu_free(t->m); xb_noise_dev_free(t->noise); xb_free(t); }
+}
+
+/* The device noise source of [train] noise_source = device. */
+static xb_status noise_alloc(mesu_tr *t, const xb_trainer_setup *s, const xb_mesu_cfg *c,
+                             xb_err *err)
+{
+    char name[32], w[300] = "";
+    xb_param_choice(&mesu_params[M_NOISE_DEVICE], (int)s->own[M_NOISE_DEVICE], name, sizeof name);
+    const xb_device_type *D = xb_device_find(name);
+    if (!D) return xb_fail(err, XB_EINVAL, "[train] noise_device = %s: no such device model", name);
+    const char *dt = xb_config_str(s->cfg, "device", "type", name);
+    if (xb_config_has_section(s->cfg, "device") && strcmp(dt, name)) {
+        const xb_cfg_entry *e = xb_config_find(s->cfg, "device", "type");
+        if (e) xb_config_where(e, w, sizeof w);
+        return xb_fail(err, XB_EINVAL, "%s[device] type = %s but [train] noise_device = %s (the "
+                       "[device] section gives the noise device's parameters)", w, dt, name);
+    }
+    double p[64], ep[XB_EN_NPARAMS];
+    xb_status st;
+    if (D->nparams > 64) return xb_fail(err, XB_ERANGE, "device %s: too many keys", D->name);
+    if ((st = xb_device_params(s->cfg, "device", D, p, err)) || (st = xb_energy_params(s->cfg, ep, err)))
+        return st;
+    xb_energy_units u;
+    xb_energy_units_init(&u, ep);
+    snprintf(t->devname, sizeof t->devname, "%s-noise", name);
+    size_t n[XB_MESU_MAX_LAYERS];
+    for (size_t l = 0; l < c->nlayers; l++) n[l] = c->sizes[l + 1] * (c->sizes[l] + 1);
+    return xb_noise_dev_alloc(&t->noise, D, p, n, c->nlayers, (unsigned)s->own[M_NOISE_CALIB],
+                              s->own[M_NOISE_SETTLE], s->seed, &u, err);
 }
 
 static xb_status mesu_alloc_(void **out, const xb_trainer_setup *s, xb_err *err)
@@ -82,7 +128,12 @@ static xb_status mesu_alloc_(void **out, const xb_trainer_setup *s, xb_err *err)
     for (size_t l = 0; l <= c.nlayers; l++) c.sizes[l] = s->net.sizes[l];
     mesu_tr *t = xb_calloc(1, sizeof *t);
     if (!t) return xb_fail(err, XB_ENOMEM, "mesu: out of memory");
-    if ((st = xb_mesu_alloc(&t->m, &c, err))) { xb_free(t); return st; }
+    if ((int)s->own[M_NOISE_SOURCE] == NOISE_DEVICE) {
+        if ((st = noise_alloc(t, s, &c, err))) { mesu_free_(t); return st; }
+        c.noise = xb_noise_dev_draw;
+        c.noise_ctx = t->noise;
+    }
+    if ((st = xb_mesu_alloc(&t->m, &c, err))) { mesu_free_(t); return st; }
     xb_energy_units_init(&t->u, NULL);
     t->in0 = c.sizes[0];
     for (size_t l = 0; l < c.nlayers; l++) {
@@ -107,11 +158,20 @@ static size_t mesu_step_(void *state, const float *x, const unsigned *labels, si
 {
     mesu_tr *t = state;
     const xb_mesu_counts before = *xb_mesu_counts_get(t->m);
+    xb_energy r0, r1;                      /* device reads of the noise source */
+    xb_energy_reset(&r0);
+    if (t->noise) xb_noise_dev_ledger(t->noise, &r0);
     size_t correct = 0;
     for (size_t k = 0; k < m; k++) correct += (size_t)xb_mesu_step(t->m, x + k * t->in0, labels[k]);
     const xb_mesu_counts *now = xb_mesu_counts_get(t->m);
+    /* device eps costs its reads instead of 32 random bits per draw */
     book(&t->E, &t->u, now->macs - before.macs, now->param_updates - before.param_updates, 8, 2,
-         now->normals - before.normals);
+         t->noise ? 0 : now->normals - before.normals);
+    if (t->noise) {
+        xb_energy_reset(&r1);
+        xb_noise_dev_ledger(t->noise, &r1);
+        xb_energy_add(&t->E, XB_E_READ, r1.n[XB_E_READ] - r0.n[XB_E_READ], r1.J[XB_E_READ] - r0.J[XB_E_READ]);
+    }
     return correct;
 }
 
@@ -120,15 +180,45 @@ static void mesu_predict_(void *state, const float *x, size_t m, unsigned *pred)
     xb_mesu_predict(((mesu_tr *)state)->m, x, m, pred);
 }
 
+static void mesu_sample_probs_(void *state, const float *x, size_t m, unsigned S, float *probs)
+{
+    xb_mesu_sample_probs(((mesu_tr *)state)->m, x, m, S, probs);
+}
+
 static void mesu_ledger_(void *state, xb_energy *out) { *out = ((const mesu_tr *)state)->E; }
 static const char *digital_name(void *state) { (void)state; return "digital"; }
+
+static const char *mesu_device_name(void *state)
+{
+    const mesu_tr *t = state;
+    return t->noise ? t->devname : "digital";
+}
+
+/* run.json: the statistics of the device eps (noise_source = device). */
+static void mesu_report_(void *state, char *buf, size_t len)
+{
+    const mesu_tr *t = state;
+    buf[0] = '\0';
+    if (!t->noise) {
+        snprintf(buf, len, "\"noise_source\": \"digital\"");
+        return;
+    }
+    xb_noise_stats q;
+    xb_noise_dev_stats(t->noise, &q);
+    snprintf(buf, len, "\"noise_source\": \"device\", \"eps_n\": %.0f, \"eps_mean\": %.6g, "
+             "\"eps_sd\": %.6g, \"eps_skewness\": %.6g, \"eps_excess_kurtosis\": %.6g, "
+             "\"eps_ks\": %.6g, \"eps_ks_n\": %.0f, \"devices\": %.0f, \"silent_devices\": %.0f, "
+             "\"calib_reads\": %.0f, \"settle_s\": %.6g", q.n, q.mean, q.sd, q.skewness,
+             q.excess_kurtosis, q.ks, q.ks_n, q.devices, q.silent, q.calib_reads, q.settle_s);
+}
 
 const xb_trainer_type xb_trainer_mesu = {
     .name = "mesu",
     .summary = "MESU: Bayesian continual learning with Gaussian posteriors (batch 1)",
     .params = mesu_params, .nparams = M_NPARAMS,
     .alloc = mesu_alloc_, .free = mesu_free_, .step = mesu_step_, .predict = mesu_predict_,
-    .ledger = mesu_ledger_, .device_name = digital_name,
+    .ledger = mesu_ledger_, .device_name = mesu_device_name,
+    .sample_probs = mesu_sample_probs_, .report = mesu_report_,
 };
 
 xb_mesu *xb_trainer_mesu_model(void *state);

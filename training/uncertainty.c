@@ -67,3 +67,26 @@ double xb_roc_auc(const double *pos, size_t npos, const double *neg, size_t nneg
     const double u = rank_sum - 0.5 * (double)npos * (double)(npos + 1);
     return u / ((double)npos * (double)nneg);
 }
+
+double xb_ece(const double *conf, const unsigned char *correct, size_t n, size_t nbins)
+{
+    if (!n || !nbins) return NAN;
+    double *acc = xb_calloc(nbins, sizeof *acc), *cs = xb_calloc(nbins, sizeof *cs);
+    size_t *cnt = xb_calloc(nbins, sizeof *cnt);
+    double e = NAN;
+    if (acc && cs && cnt) {
+        for (size_t i = 0; i < n; i++) {
+            const double c = conf[i] < 0 ? 0 : conf[i] > 1 ? 1 : conf[i];
+            size_t b = (size_t)(c * (double)nbins);
+            if (b >= nbins) b = nbins - 1;
+            cnt[b]++;
+            cs[b] += conf[i];
+            acc[b] += correct[i] != 0;
+        }
+        e = 0;
+        for (size_t b = 0; b < nbins; b++)
+            if (cnt[b]) e += fabs(acc[b] - cs[b]) / (double)n;   /* (n_b/n) |acc_b - conf_b| */
+    }
+    xb_free(acc); xb_free(cs); xb_free(cnt);
+    return e;
+}

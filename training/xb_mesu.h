@@ -26,6 +26,11 @@
 
 enum { XB_MESU_MAX_LAYERS = 4 };
 
+/* Source of the standard normals eps (the noise hook): fills eps[0..n) for the stream
+ * (row, array, epoch) named in the header comment. NULL: digital (ziggurat on Philox). */
+typedef void (*xb_mesu_noise_fn)(void *ctx, uint32_t row, uint32_t array, uint32_t epoch,
+                                 size_t n, float *eps);
+
 typedef struct xb_mesu_cfg {
     size_t nlayers;
     size_t sizes[XB_MESU_MAX_LAYERS + 1];
@@ -37,6 +42,8 @@ typedef struct xb_mesu_cfg {
     double sigma_init;             /* 0.1 */
     unsigned mc_train, mc_test;    /* 1, 10 */
     uint32_t seed;
+    xb_mesu_noise_fn noise;        /* NULL: digital; else eps come from noise(noise_ctx, ...) */
+    void *noise_ctx;               /* borrowed; outlives the model */
 } xb_mesu_cfg;
 
 typedef struct xb_mesu_counts {

@@ -63,6 +63,11 @@ typedef struct xb_trainer_type {
      * rule keeps per task (e.g. BatchNorm, ALGORITHMS.md 3 "task" scenario); NULL: the
      * runner uses predict. */
     void (*predict_task)(void *state, size_t task, const float *x, size_t m, unsigned *pred);
+    /* Bayesian rules: class probabilities of S weight samples for m inputs,
+     * probs[(i * S + s) * K + k] (the [eval] section's ECE and OOD AUC); may be NULL. */
+    void (*sample_probs)(void *state, const float *x, size_t m, unsigned S, float *probs);
+    /* Extra "key": value pairs for run.json (a JSON object's body, no braces); may be NULL. */
+    void (*report)(void *state, char *buf, size_t len);
 } xb_trainer_type;
 
 extern const xb_trainer_type *const xb_trainer_types[];      /* NULL-terminated */

@@ -24,4 +24,11 @@ void xb_uncertainty_from_samples(const float *p, size_t S, size_t K, xb_uncertai
  * exactly by sorting (ties get average ranks). Returns NaN if a side is empty. */
 double xb_roc_auc(const double *pos, size_t npos, const double *neg, size_t nneg);
 
+/* Expected calibration error (Guo et al. 2017): the n predictions' confidences conf[i]
+ * (e.g. max_prob) fall into nbins equal-width bins of [0, 1] (bin b holds
+ * [b/nbins, (b+1)/nbins), 1 in the last); ECE = sum_b (n_b / n) |acc_b - conf_b| with
+ * acc_b the fraction correct[i] != 0 and conf_b the mean confidence in bin b. NaN if
+ * n = 0 or nbins = 0. */
+double xb_ece(const double *conf, const unsigned char *correct, size_t n, size_t nbins);
+
 #endif
