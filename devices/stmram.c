@@ -120,6 +120,52 @@ double xb_stmram_wer(const double *p, double i, double t)
     return exp(mt_ln_wer(i, t, p[MP_DELTA], p[MP_IC0], p[MP_TAU0], p[MP_TAU_D]));
 }
 
+int xb_stmram_is_physical(const double *p) { return (int)p[MP_MODE] == MODE_PHYSICAL; }
+
+void xb_stmram_pulse_get(const double *p, double *i_write, double *t_write)
+{
+    *i_write = p[MP_I_WRITE];
+    *t_write = p[MP_T_WRITE];
+}
+
+void xb_stmram_law_get(const double *p, xb_stmram_law *out)
+{
+    *out = (xb_stmram_law){ .delta = p[MP_DELTA], .ic0 = p[MP_IC0], .tau0 = p[MP_TAU0],
+                            .tau_d = p[MP_TAU_D], .r_p = p[MP_R_P], .tmr = p[MP_TMR] };
+}
+
+void xb_stmram_law_draw(const double *p, const xb_rng *rng, uint32_t j, xb_stmram_law *out)
+{
+    xb_stmram_law_get(p, out);
+    out->r_p = (float)spread(p[MP_R_P], p[MP_R_P_DTOD], xb_rng_normal_d(rng, j, 0));
+    out->tmr = (float)spread(p[MP_TMR], p[MP_TMR_DTOD], xb_rng_normal_d(rng, j, 1));
+    out->delta = (float)spread(p[MP_DELTA], p[MP_DELTA_DTOD], xb_rng_normal_d(rng, j, 2));
+    out->ic0 = (float)spread(p[MP_IC0], p[MP_IC0_DTOD], xb_rng_normal_d(rng, j, 3));
+}
+
+double xb_stmram_ln_wer(const xb_stmram_law *m, double i, double t)
+{
+    return mt_ln_wer(i, t, m->delta, m->ic0, m->tau0, m->tau_d);
+}
+
+/* Thermal: ln WER = -(t/tau0) e^(-Delta (1 - x)) -> x = 1 + ln(-ln_wer tau0 / t) / Delta,
+ * reachable while -ln_wer <= t/tau0 (x <= 1). Beyond, precessional:
+ * -ln(1 - WER) = (pi^2 Delta / 4) e^(-2 (x - 1) t / tau_D)
+ * -> x = 1 + tau_D / (2 t) ln((pi^2 Delta / 4) / -log1p(-WER)). */
+double xb_stmram_current_for(const xb_stmram_law *m, double ln_wer, double t)
+{
+    if (!(ln_wer < 0)) return 0;
+    const double a = -ln_wer;
+    if (a <= t / m->tau0) {
+        const double x = 1 + log(a * m->tau0 / t) / m->delta;
+        return x > 0 ? x * m->ic0 : 0;
+    }
+    const double w = exp(ln_wer);
+    const double ln_q = w < 1e-12 ? ln_wer : log(-log1p(-w));   /* ln(-ln(1 - WER)) */
+    const double x = 1 + m->tau_d / (2 * t) * (log(9.869604401089358 * m->delta / 4) - ln_q);
+    return (x > 1 ? x : 1) * m->ic0;
+}
+
 /* Thermal switching probability under a current i for t (read disturb). */
 static double mt_p_thermal(double i, double t, double delta, double ic0, double tau0)
 {

@@ -26,6 +26,8 @@ check run-section 2 "sec.ini:2: unknown section \[devices\] (did you mean \[devi
 check run-set-typo 2 "unknown key 'dw_mn' (did you mean 'dw_min'?)" -- "$X" run w1_quick --set device.dw_mn=1
 check run-missing-file 1 "cannot open config file" -- "$X" run "$T/nonexistent.ini"
 check run-bad-type 2 "type = 'nosuch' is not a device model" -- "$X" run w1_quick --set device.type=nosuch
+check bimu-sampler-direct 2 "mode = direct: \[train\] sampler = stmram needs mode = physical" -- "$X" run w4_bimu_stmram --set device.mode=direct
+check bimu-sampler-enum 2 "sampler = 'foo' is not one of digital|stmram" -- "$X" run w4_bimu --set train.sampler=foo
 check data-help 0 "convert-mnist" -- "$X" data --help
 check data-convert-missing 1 "cannot open" -- "$X" data convert-mnist "$T/nodigits" --out "$T/m"
 # calibrate / predict (synthetic files; the shipped data sets are in docs/calibration.md)

@@ -6,6 +6,7 @@
 
 #include "core/xb_mem.h"
 #include "core/xb_rng.h"
+#include "devices/xb_stmram.h"
 #include "training/xb_uncertainty.h"
 
 enum { MAXW = 2048 };                       /* widest layer supported by the step buffers */
@@ -24,6 +25,16 @@ struct xb_bimu {
     float *probs;
     uint32_t step, evals;
     xb_bimu_counts cnt;
+    int touched;                           /* lambda handed out writable: refresh E */
+    /* stmram sampler (smp.kind == STMRAM): per cell its law, threshold, energies */
+    xb_bimu_sampler smp;
+    int stale;                             /* currents not yet recomputed for lambda */
+    double t_write, i_write, e_expected;
+    xb_stmram_law nominal;
+    float *cell[XB_BIMU_MAX_LAYERS][4];    /* delta, ic0, r_p, tmr */
+    float *cur[XB_BIMU_MAX_LAYERS];        /* write current (A) */
+    uint32_t *thr[XB_BIMU_MAX_LAYERS];     /* P_sw 2^32 */
+    float *e_m[XB_BIMU_MAX_LAYERS], *e_p[XB_BIMU_MAX_LAYERS];   /* J if w = -1 / +1 */
 };
 
 static size_t np(const xb_bimu_cfg *c, size_t l) { return c->sizes[l + 1] * c->sizes[l]; }
@@ -45,6 +56,10 @@ void xb_bimu_free(xb_bimu *b)
         xb_free(b->a[l]); xb_free(b->n_[l]); xb_free(b->d[l]);
     }
     for (size_t l = 0; l <= XB_BIMU_MAX_LAYERS; l++) xb_free(b->h[l]);
+    for (size_t l = 0; l < XB_BIMU_MAX_LAYERS; l++) {
+        for (int k = 0; k < 4; k++) xb_free(b->cell[l][k]);
+        xb_free(b->cur[l]); xb_free(b->thr[l]); xb_free(b->e_m[l]); xb_free(b->e_p[l]);
+    }
     xb_free(b->probs);
     xb_free(b);
 }
@@ -87,7 +102,107 @@ xb_status xb_bimu_alloc(xb_bimu **out, const xb_bimu_cfg *c, xb_err *err)
     return XB_OK;
 }
 
-float *xb_bimu_lambda(xb_bimu *b, size_t l) { return b->lam[l]; }
+float *xb_bimu_lambda(xb_bimu *b, size_t l) { b->touched = 1; return b->lam[l]; }
+
+xb_status xb_bimu_set_sampler(xb_bimu *b, const xb_bimu_sampler *smp, xb_err *err)
+{
+    b->smp = *smp;
+    b->smp.dev = NULL;
+    if (smp->kind == XB_BIMU_SAMPLER_DIGITAL) return XB_OK;
+    if (smp->kind != XB_BIMU_SAMPLER_STMRAM || !smp->dev)
+        return xb_fail(err, XB_EINVAL, "bimu: unknown sampler %d", smp->kind);
+    if (!xb_stmram_is_physical(smp->dev))
+        return xb_fail(err, XB_EINVAL, "bimu: the stmram sampler needs the physical mode of "
+                       "the stmram model (mode = physical): direct mode has no switching law");
+    const xb_bimu_cfg *c = &b->c;
+    xb_stmram_law_get(smp->dev, &b->nominal);
+    xb_stmram_law m;
+    xb_stmram_pulse_get(smp->dev, &b->i_write, &b->t_write);
+    for (size_t l = 0; l < c->nlayers; l++) {
+        const size_t n = np(c, l);
+        int ok = 1;
+        for (int k = 0; k < 4 && ok; k++) ok = b->cell[l][k] || (b->cell[l][k] = xb_malloc(n * sizeof(float)));
+        ok = ok && (b->cur[l] || (b->cur[l] = xb_malloc(n * sizeof(float)))) &&
+             (b->thr[l] || (b->thr[l] = xb_malloc(n * sizeof(uint32_t)))) &&
+             (b->e_m[l] || (b->e_m[l] = xb_malloc(n * sizeof(float)))) &&
+             (b->e_p[l] || (b->e_p[l] = xb_malloc(n * sizeof(float))));
+        if (!ok) return xb_fail(err, XB_ENOMEM, "bimu: out of memory");
+        const xb_rng r = xb_rng_for_row(c->seed, XB_RNG_D2D, 64 + (uint32_t)l, 0, 0);
+        for (size_t i = 0; i < n; i++) {
+            xb_stmram_law_draw(smp->dev, &r, (uint32_t)i, &m);
+            b->cell[l][0][i] = (float)m.delta; b->cell[l][1][i] = (float)m.ic0;
+            b->cell[l][2][i] = (float)m.r_p; b->cell[l][3][i] = (float)m.tmr;
+        }
+    }
+    b->stale = 1;
+    return XB_OK;
+}
+
+/* Currents, switching thresholds and energies of every cell for the present lambda. */
+static void stm_refresh(xb_bimu *b)
+{
+    const xb_bimu_cfg *c = &b->c;
+    const double t = b->t_write, iw2t = b->i_write * b->i_write * b->t_write;
+    double e_tot = 0;
+    for (size_t l = 0; l < c->nlayers; l++) {
+        const size_t n = np(c, l);
+        for (size_t i = 0; i < n; i++) {
+            xb_stmram_law m = b->nominal;
+            m.delta = b->cell[l][0][i]; m.ic0 = b->cell[l][1][i];
+            /* target ln WER = ln(1 - sigmoid(2 lambda)) = -softplus(2 lambda) */
+            const double z = 2.0 * (double)fmaxf(fminf(b->lam[l][i], 40.0f), -40.0f);
+            const double target = -(fmax(z, 0) + log1p(exp(-fabs(z))));
+            const double amp = xb_stmram_current_for(b->smp.calibrated ? &m : &b->nominal, target, t);
+            const double p = -expm1(xb_stmram_ln_wer(&m, amp, t));
+            const double th = ldexp(p, 32);
+            b->thr[l][i] = th >= 4294967295.0 ? 4294967295u : (uint32_t)(th + 0.5);
+            b->cur[l][i] = (float)amp;
+            const double rp = b->cell[l][2][i], rap = rp * (1.0 + b->cell[l][3][i]);
+            const double ew = amp * amp * rp * t;
+            b->e_m[l][i] = (float)(ew + iw2t * rp);
+            b->e_p[l][i] = (float)(ew + iw2t * rap);
+            e_tot += p * b->e_p[l][i] + (1 - p) * b->e_m[l][i];
+        }
+    }
+    b->e_expected = e_tot;
+    b->stale = 0;
+}
+
+static void freshen(xb_bimu *b)
+{
+    if (b->touched) {
+        for (size_t l = 0; l < b->c.nlayers; l++) refresh_E(b->lam[l], b->E[l], np(&b->c, l));
+        b->touched = 0;
+        b->stale = 1;
+    }
+    if (b->smp.kind == XB_BIMU_SAMPLER_STMRAM && b->stale) stm_refresh(b);
+}
+
+double xb_bimu_p_plus(xb_bimu *b, size_t l, size_t i, double *current)
+{
+    freshen(b);
+    if (b->smp.kind == XB_BIMU_SAMPLER_STMRAM) {
+        if (current) *current = b->cur[l][i];
+        return ldexp((double)b->thr[l][i], -32);
+    }
+    if (current) *current = 0;
+    const double E = b->E[l][i];
+    return E / (1 + E);
+}
+
+double xb_bimu_sample_energy(xb_bimu *b, double e_rng_bit)
+{
+    freshen(b);
+    if (b->smp.kind == XB_BIMU_SAMPLER_STMRAM) return b->e_expected;
+    double n = 0;
+    for (size_t l = 0; l < b->c.nlayers; l++) n += (double)np(&b->c, l);
+    return 32 * n * e_rng_bit;
+}
+
+int xb_bimu_wants_label(double vr, double threshold)
+{
+    return threshold <= 0 || vr >= threshold - 1e-9;
+}
 const xb_bimu_counts *xb_bimu_counts_get(const xb_bimu *b) { return &b->cnt; }
 
 static void layernorm(const float *a, size_t n, float *y, float *inv_sd)
@@ -178,9 +293,27 @@ void xb_bimu_apply(const xb_bimu_cfg *c, size_t n, float *lambda, const float *g
 
 static void sample_hard(xb_bimu *b, uint32_t s, uint32_t epoch)
 {
+    freshen(b);
     for (size_t l = 0; l < b->c.nlayers; l++) {
         const size_t n = np(&b->c, l);
         const xb_rng r = xb_rng_for_row(b->c.seed, XB_RNG_SAMPLE, s, 192 + (uint32_t)l, epoch);
+        if (b->smp.kind == XB_BIMU_SAMPLER_STMRAM) {
+            const uint32_t *thr = b->thr[l];
+            const float *em = b->e_m[l], *ep = b->e_p[l];
+            float *w = b->w[l];
+            double e = 0;
+            for (size_t i = 0; i < n; i += 4) {
+                const philox4x32_ctr_t x = xb_rng_raw(&r, (uint32_t)(i / 4), 0);
+                for (size_t q = 0; q < 4 && i + q < n; q++) {
+                    const int up = x.v[q] < thr[i + q];
+                    w[i + q] = up ? 1.0f : -1.0f;
+                    e += up ? ep[i + q] : em[i + q];
+                }
+            }
+            b->cnt.sample_J += e;
+            b->cnt.sample_writes += 2.0 * (double)n;
+            continue;
+        }
         for (size_t i = 0; i < n; i += 4) {
             const philox4x32_ctr_t x = xb_rng_raw(&r, (uint32_t)(i / 4), 0);
             for (size_t q = 0; q < 4 && i + q < n; q++) {
@@ -191,6 +324,12 @@ static void sample_hard(xb_bimu *b, uint32_t s, uint32_t epoch)
         }
         b->cnt.uniforms += (double)n;
     }
+}
+
+const float *xb_bimu_hard_sample(xb_bimu *b, uint32_t s, uint32_t epoch, size_t l)
+{
+    sample_hard(b, s, epoch);
+    return b->w[l];
 }
 
 void xb_bimu_sample_probs(xb_bimu *b, const float *x, size_t n, unsigned S, float *probs)
@@ -230,6 +369,7 @@ int xb_bimu_step(xb_bimu *b, const float *x, unsigned label)
     const unsigned S = c->mc_train ? c->mc_train : 1;
     float inv_sd[XB_BIMU_MAX_LAYERS];
     b->cnt.steps += 1;
+    freshen(b);
     if (c->query_threshold > 0) {
         const unsigned St = c->mc_test ? c->mc_test : 1;
         float *pq = xb_malloc(St * K * sizeof(float));
@@ -238,7 +378,7 @@ int xb_bimu_step(xb_bimu *b, const float *x, unsigned label)
         xb_uncertainty u;
         xb_uncertainty_from_samples(pq, St, K, &u);
         xb_free(pq);
-        if (u.variation_ratio < c->query_threshold) return u.pred == label;   /* no label */
+        if (!xb_bimu_wants_label(u.variation_ratio, c->query_threshold)) return u.pred == label;   /* no label */
     }
     b->cnt.queried += 1;
     b->step++;
@@ -278,5 +418,6 @@ int xb_bimu_step(xb_bimu *b, const float *x, unsigned label)
         refresh_E(b->lam[l], b->E[l], np(c, l));
         b->cnt.updates += (double)np(c, l);
     }
+    b->stale = 1;
     return correct;
 }

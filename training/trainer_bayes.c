@@ -9,7 +9,11 @@
  *   MESU update ~8 fp32 ops per parameter (ALGORITHMS.md 4), BiMU ~12 (section 5);
  *   every parameter read and written once per step from a 1 MB SRAM: (mu, sigma) is one
  *   64-bit read + one write = 2 accesses, lambda (32 bits) half of that = 1 access;
- *   32 random bits per Gaussian draw or relaxed/binary sample. */
+ *   32 random bits per Gaussian draw or relaxed/binary sample.
+ * BiMU with [train] sampler = stmram: the binary samples of active querying come from
+ * stochastic ST-MRAM writes (training/xb_bimu.h; [device] stmram keys, physical mode);
+ * their reset and write pulses are booked as `pulse` (count = pulses, J = I^2 R t)
+ * instead of random bits. Evaluation samples are not booked (the runner's rule). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +21,7 @@
 #include "core/xb_config.h"
 #include "core/xb_mem.h"
 #include "devices/xb_device.h"
+#include "devices/xb_stmram.h"
 #include "training/xb_bimu.h"
 #include "training/xb_mesu.h"
 #include "training/xb_noise_dev.h"
@@ -226,7 +231,7 @@ xb_mesu *xb_trainer_mesu_model(void *state) { return ((mesu_tr *)state)->m; }
 
 /* ---------------- BiMU ---------------- */
 enum { B_KL, B_KKL, B_LR_MAX, B_MEMORY, B_ETA, B_TAU, B_LAMBDA_INIT, B_MC_TRAIN, B_MC_TEST,
-       B_QUERY, B_STANDARDIZE, B_NPARAMS };
+       B_QUERY, B_STANDARDIZE, B_SAMPLER, B_STM_CAL, B_NPARAMS };
 static const xb_param_spec bimu_params[B_NPARAMS] = {
     [B_KL] = { "kl", 161.3, "", 0, 1e6, "likelihood multiplier kappa_L", 0, NULL, "[CotCode] bimu.json" },
     [B_KKL] = { "kkl", 3.76, "", 0, 1e6, "KL multiplier kappa_KL", 0, NULL, "[CotCode]" },
@@ -241,6 +246,13 @@ static const xb_param_spec bimu_params[B_NPARAMS] = {
                   "active learning: ask for a label iff the variation ratio >= this (0 = always)", 0, NULL, "[Cot26]" },
     [B_STANDARDIZE] = { "standardize", 1, "", 0, 1, "inputs (x - 0.1307)/0.3081 (MNIST statistics)",
                         XB_P_BOOL, NULL, "[CotCode] (inputs standardised)" },
+    [B_SAMPLER] = { "sampler", XB_BIMU_SAMPLER_DIGITAL, "", 0, 0,
+                    "binary weight samples: digital (Philox) or stmram (reset + stochastic write of an "
+                    "ST-MRAM cell per weight; [device] stmram keys, physical mode)",
+                    XB_P_ENUM, "digital|stmram", "ALGORITHMS.md 5, DEVICES.md 5" },
+    [B_STM_CAL] = { "stmram_calibrated", 1, "", 0, 1,
+                    "stmram sampler: write current from each cell's own switching law (true) or "
+                    "the nominal cell's (false: D2D spread distorts P(+1))", XB_P_BOOL, NULL, "xbemu choice" },
 };
 
 typedef struct bimu_tr {
@@ -248,7 +260,7 @@ typedef struct bimu_tr {
     xb_energy E;
     xb_energy_units u;
     size_t in0;
-    int standardize;
+    int standardize, stmram;
     float *xs;                 /* standardized copy of a chunk */
 } bimu_tr;
 
@@ -281,6 +293,32 @@ static xb_status bimu_alloc_(void **out, const xb_trainer_setup *s, xb_err *err)
     }
     if ((st = xb_bimu_alloc(&t->b, &c, err))) { bimu_free_(t); return st; }
     xb_energy_units_init(&t->u, NULL);
+    t->stmram = (int)s->own[B_SAMPLER] == XB_BIMU_SAMPLER_STMRAM;
+    if (t->stmram) {
+        const xb_device_type *D = xb_device_find("stmram");
+        double dev[64];
+        const char *tn = s->cfg ? xb_config_str(s->cfg, "device", "type", "") : "";
+        char w[300] = "";
+        const xb_cfg_entry *e = s->cfg ? xb_config_find(s->cfg, "train", "sampler") : NULL;
+        if (e) xb_config_where(e, w, sizeof w);
+        if (!D || D->nparams > 64) st = xb_fail(err, XB_EINVAL, "%s[train] sampler = stmram: no stmram "
+                                                "device model in this build (allowed: digital)", w);
+        else if (!strcmp(tn, "stmram")) st = xb_device_params(s->cfg, "device", D, dev, err);
+        else if (*tn) st = xb_fail(err, XB_EINVAL, "%s[train] sampler = stmram needs [device] type = "
+                                   "stmram (or no [device] section), not '%s'", w, tn);
+        else xb_param_defaults(D->params, D->nparams, dev);
+        const xb_bimu_sampler smp = { .kind = XB_BIMU_SAMPLER_STMRAM,
+                                      .calibrated = s->own[B_STM_CAL] != 0, .dev = dev };
+        if (!st && !xb_stmram_is_physical(dev)) {
+            const xb_cfg_entry *m = xb_config_find(s->cfg, "device", "mode");
+            char wm[300] = "";
+            if (m) xb_config_where(m, wm, sizeof wm);
+            st = xb_fail(err, XB_EINVAL, "%s[device] mode = direct: [train] sampler = stmram needs "
+                         "mode = physical (the switching law sets P(+1) through the write current)", wm);
+        }
+        if (!st) st = xb_bimu_set_sampler(t->b, &smp, err);
+        if (st) { bimu_free_(t); return st; }
+    }
     *out = t;
     return XB_OK;
 }
@@ -305,6 +343,9 @@ static size_t bimu_step_(void *state, const float *x, const unsigned *labels, si
     const xb_bimu_counts *now = xb_bimu_counts_get(t->b);
     book(&t->E, &t->u, now->macs - before.macs, now->updates - before.updates, 12, 1,
          now->uniforms - before.uniforms);
+    if (now->sample_writes > before.sample_writes)
+        xb_energy_add(&t->E, XB_E_PULSE, now->sample_writes - before.sample_writes,
+                      now->sample_J - before.sample_J);
     return correct;
 }
 
@@ -318,11 +359,15 @@ static void bimu_predict_(void *state, const float *x, size_t m, unsigned *pred)
 }
 
 static void bimu_ledger_(void *state, xb_energy *out) { *out = ((const bimu_tr *)state)->E; }
+static const char *bimu_device(void *state) { return ((bimu_tr *)state)->stmram ? "stmram-sampler" : "digital"; }
 
 const xb_trainer_type xb_trainer_bimu = {
     .name = "bimu",
     .summary = "BiMU: binary Bayesian metaplastic update, optional active querying (batch 1)",
     .params = bimu_params, .nparams = B_NPARAMS,
     .alloc = bimu_alloc_, .free = bimu_free_, .step = bimu_step_, .predict = bimu_predict_,
-    .ledger = bimu_ledger_, .device_name = digital_name,
+    .ledger = bimu_ledger_, .device_name = bimu_device,
 };
+
+xb_bimu *xb_trainer_bimu_model(void *state);
+xb_bimu *xb_trainer_bimu_model(void *state) { return ((bimu_tr *)state)->b; }
