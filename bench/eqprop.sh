@@ -11,7 +11,8 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 B=${1:-build/rel}
 REPEAT=${REPEAT:-3}
 REF=${REF:-../shared/ref/eqprop.py}
-PY=${PY:-/usr/bin/python3}
+. "$(dirname "$0")/lib.sh"
+ref_detect "bench eqprop" "$REF"
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 echo "# OMP_WAIT_POLICY=$OMP_WAIT_POLICY; machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)" >&2
@@ -19,7 +20,7 @@ for n in 1 2; do
     i=0
     while [ "$i" -lt "$REPEAT" ]; do
         OMP_NUM_THREADS=$n "$B/bench/eqprop" --threads "$n" | sed "s/^{/{\"who\":\"xbemu\",/" | tee -a "$raw"
-        if [ -f "$REF" ]; then
+        if [ "$have_ref" = 1 ]; then
             "$PY" "$REF" --preset brief --epochs 1 --threads "$n" 2>/dev/null | grep '^{' |
                 sed "s/^{/{\"who\":\"ref\",/" | tee -a "$raw"
         fi

@@ -12,7 +12,9 @@ B=${1:?usage: bench/meta_bnn.sh BUILD_DIR}
 REPEATS=${REPEATS:-3}; THREADS=${THREADS:-"1 2"}; EP1=${EP1:-2}; EP2=${EP2:-1}; META=${META:-10}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 REF=$HERE/../shared/ref/meta_bnn.py
-PY=/usr/bin/python3
+. "$HERE/bench/lib.sh"
+ref_detect "bench meta_bnn" "$REF"
+[ "$have_ref" = 1 ] || exit 0            # the pairs compare with the reference: nothing to do
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)" >&2
 for th in $THREADS; do

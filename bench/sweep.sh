@@ -9,6 +9,7 @@
 # that all three give the same results.csv apart from the timing columns.
 #   M4 as specified:  RUNS=100 SAMPLES=1000 bench/sweep.sh build/rel   (default: 20 x 200)
 set -eu
+. "$(dirname "$0")/lib.sh"
 B=${1:?usage: bench/sweep.sh BUILD_DIR}
 X=$(cd "$B" && pwd)/xbemu
 RUNS=${RUNS:-20} SAMPLES=${SAMPLES:-200} TEST=${TEST:-500} REPEAT=${REPEAT:-3}
@@ -56,8 +57,7 @@ strip() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /_s$/) skip[i] =
                    { for (i = 1; i <= NF; i++) if (!skip[i]) printf "%s,", $i; print "" }' "$1"; }
 strip "$T/outj1t1/results.csv" > "$T/a"; strip "$T/outj1/results.csv" > "$T/b"; strip "$T/outj2/results.csv" > "$T/c"
 same=$(cmp -s "$T/a" "$T/b" && cmp -s "$T/a" "$T/c" && echo true || echo false)
-med() { sort -g "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-m0=$(med "$T/j1t1"); m1=$(med "$T/j1"); m2=$(med "$T/j2")
+m0=$(median < "$T/j1t1"); m1=$(median < "$T/j1"); m2=$(median < "$T/j2")
 printf '{"bench": "sweep_m4", "runs": %s, "samples": %s, "test": %s, "repeat": %s, "cores": %s, "j1_threads1_s": %.2f, "j1_s": %.2f, "j2_s": %.2f, "speedup_vs_1worker_1thread": %.3f, "speedup_vs_j1": %.3f, "same_results": %s, "load_before": %s, "load_after": %s}\n' \
     "$RUNS" "$SAMPLES" "$TEST" "$REPEAT" "$(nproc)" "$m0" "$m1" "$m2" "$(echo "$m0 / $m2" | bc -l)" \
     "$(echo "$m1 / $m2" | bc -l)" "$same" "$load0" "$(cut -d' ' -f1 /proc/loadavg)"

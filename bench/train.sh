@@ -15,13 +15,9 @@ X=${1:?usage: bench/train.sh path/to/xbemu}
 REPEATS=${REPEATS:-3}; SAMPLES=${SAMPLES:-0}; THREADS=${THREADS:-"1 2"}; MODES=${MODES:-"analog fp"}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 REF=$HERE/../shared/ref/analog_sgd.py
-PY=/usr/bin/python3
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-have_ref=1
-if [ ! -f "$REF" ] || ! $PY -c 'import torch' >/dev/null 2>&1; then
-    have_ref=0; echo "bench-train: python3-torch or $REF missing: reference skipped" >&2
-fi
-median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "null"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+. "$HERE/bench/lib.sh"
+ref_detect bench-train "$REF"
 for mode in $MODES; do
     if [ "$mode" = analog ]; then cfg=w1_analog_sgd; refmode=analog; else cfg=w1_digital; refmode=fp; fi
     for th in $THREADS; do

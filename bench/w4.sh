@@ -9,13 +9,9 @@ X=${1:?usage: bench/w4.sh path/to/xbemu}
 REPEATS=${REPEATS:-3}; THREADS=${THREADS:-"1 2"}; SAMPLES=${SAMPLES:-0}; OOD=${OOD:-1}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 REF=$HERE/../shared/ref/mesu.py
-PY=/usr/bin/python3
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-have_ref=1
-if [ ! -f "$REF" ] || ! $PY -c 'import torch' >/dev/null 2>&1; then
-    have_ref=0; echo "bench w4: python3-torch or $REF missing: reference skipped" >&2
-fi
-median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "null"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+. "$HERE/bench/lib.sh"
+ref_detect "bench w4" "$REF"
 for th in $THREADS; do
     : > "$T/ours"; : > "$T/ref"; : > "$T/acc"; : > "$T/racc"
     for r in $(seq 1 "$REPEATS"); do

@@ -46,31 +46,57 @@ static xb_row row_view(const xb_array *a, size_t i)
     return r;
 }
 
-/* Mean |dG| of one pulse on a probe of fresh devices (own seed, so the array's own
- * streams are untouched). Probe of 256 devices: the mean is within a few % for the
- * D2D spreads of DEVICES.md (0.3 relative -> 2 % standard error). */
+/* Mean step of one pulse, measured on a probe of fresh devices (own seed, so the array's
+ * own streams are untouched): the SIGNED mean change of G in the pulse direction, so
+ * that zero-mean C2C noise averages out (the mean of |dG| measures the noise instead:
+ * E|mu + sigma xi| ~ 0.8 sigma when sigma >> mu). Two-way and binary devices: one pulse
+ * from the fresh state. One-way devices are pulsed monotonically in training, and the
+ * first pulses of a fresh one can carry a transient that later pulses do not (hfox: its
+ * 1/f register starts empty, and each of its first 15 pulses raises the mean of ln R by
+ * alpha b_k / 2, ~18x the slope m1): they get WARM single pulses first, then the mean
+ * slope over the next SPAN pulses. If the signed mean is not positive (a device that
+ * does not move on average) the mean |dG| of the first pulse is kept, as before. */
 static xb_status measure_step(xb_array *a, xb_err *err)
 {
-    enum { NP = 256 };
+    enum { NP = 4096, WARM = 15, SPAN = 8 };
     const xb_device_type *T = a->type;
-    const int dirs = (T->flags & XB_DEV_ONE_WAY) ? 1 : 2;
+    const int one_way = (T->flags & XB_DEV_ONE_WAY) != 0;
+    const int dirs = one_way ? 1 : 2;
+    const int warm = one_way ? WARM : 0, span = one_way ? SPAN : 1;
+    float *g0 = xb_malloc(NP * sizeof *g0), *g1 = xb_malloc(NP * sizeof *g1);
+    int16_t *n = xb_malloc(NP * sizeof *n);
+    if (!g0 || !g1 || !n) {
+        xb_free(g0); xb_free(g1); xb_free(n);
+        return xb_fail(err, XB_ENOMEM, "%s: out of memory for the step probe", T->name);
+    }
     double step[2] = { 0, 0 };
-    for (int d = 0; d < dirs; d++) {
+    xb_status st = XB_OK;
+    for (int d = 0; d < dirs && !st; d++) {
         xb_bank *b;
-        xb_status st = xb_bank_alloc(&b, T, a->p, NP, (a->seed ^ 0x5a5a5au) & XB_SEED_MAX, err);
-        if (st) return st;
+        st = xb_bank_alloc(&b, T, a->p, NP, (a->seed ^ 0x5a5a5au) & XB_SEED_MAX, err);
+        if (st) break;
         b->array = 0xffffffffu - a->id;
-        float g0[NP], g1[NP];
-        int16_t n[NP];
+        const double sgn = one_way ? (T->pulse_dir < 0 ? -1.0 : 1.0) : (d == 0 ? 1.0 : -1.0);
         for (size_t j = 0; j < NP; j++) n[j] = (int16_t)(d == 0 ? 1 : -1);
         xb_bank_conductance(b, g0, 0);
         xb_bank_pulse(b, n);
         xb_bank_conductance(b, g1, 0);
+        double s_abs = 0.0;
+        for (size_t j = 0; j < NP; j++) s_abs += fabs((double)g1[j] - g0[j]);
+        if (warm > 0) {
+            for (int k = 1; k < warm; k++) xb_bank_pulse(b, n);
+            xb_bank_conductance(b, g0, 0);
+            for (int k = 0; k < span; k++) xb_bank_pulse(b, n);
+            xb_bank_conductance(b, g1, 0);
+        }
         double s = 0.0;
-        for (size_t j = 0; j < NP; j++) s += fabs((double)g1[j] - g0[j]);
-        step[d] = s / NP;
+        for (size_t j = 0; j < NP; j++) s += (double)g1[j] - g0[j];
+        s *= sgn / ((double)NP * span);
+        step[d] = s > 0 && isfinite(s) ? s : s_abs / NP;
         xb_bank_free(b);
     }
+    xb_free(g0); xb_free(g1); xb_free(n);
+    if (st) return st;
     a->dg_up = step[0];
     a->dg_down = dirs == 2 ? step[1] : step[0];
     return XB_OK;

@@ -280,10 +280,38 @@ static xb_status check_log(const tset *ts, size_t t, size_t r, const char *name,
 /* Config columns whose value is not the same in every row (union over inputs). */
 typedef struct cols { const char *name[MAXCOLS]; size_t n; } cols;
 
+/* A sweep's results.csv names its seed axis `run.seed`: it is the seed (replicates
+ * averaged over, never a series), wherever a list names "seed". */
 static int in_list(const char *s, const char *const *list)
 {
-    for (; *list; list++) if (!strcmp(s, *list)) return 1;
+    const int seed_axis = !strcmp(s, "run.seed");
+    for (; *list; list++) if (!strcmp(s, *list) || (seed_axis && !strcmp(*list, "seed"))) return 1;
     return 0;
+}
+
+/* Column b repeats column a: equal a-values go with equal b-values and unequal with
+ * unequal, over every row (a zip partner of the colour axis, or `device.d2d` next to the
+ * run's own `d2d`). Such a column says nothing the colour does not. */
+static int same_partition(const tset *ts, const char *a, const char *b)
+{
+    size_t n = 0;
+    for (size_t t = 0; t < ts->n; t++) n += ts->t[t]->nrows;
+    const char **va = xb_malloc((n ? n : 1) * sizeof *va), **vb = xb_malloc((n ? n : 1) * sizeof *vb);
+    int same = va && vb;
+    size_t i = 0;
+    for (size_t t = 0; t < ts->n && same; t++)
+        for (size_t r = 0; r < ts->t[t]->nrows; r++, i++) {
+            va[i] = cell(ts, t, r, a);
+            vb[i] = cell(ts, t, r, b);
+        }
+    for (i = 0; i < n && same; i++) {       /* first row with the same a-value, and b-value */
+        size_t fa = 0, fb = 0;
+        while (strcmp(va[fa], va[i])) fa++;
+        while (strcmp(vb[fb], vb[i])) fb++;
+        same = fa == fb;
+    }
+    xb_free(va); xb_free(vb);
+    return same;
 }
 
 static void varying_config(const tset *ts, const char *const *skip, cols *out)
@@ -679,11 +707,16 @@ static xb_status labels_of(ctx *c, const olist *L, const cols *cfg, const char *
         *cval = NULL; *rest = NULL;
         return xb_fail(err, XB_ENOMEM, "out of memory");
     }
-    const char *sk[16];
+    const char *sk[24];
     size_t k = 0;
     for (; skip[k] && k < 14; k++) sk[k] = skip[k];
     sk[k++] = colorcol ? colorcol : "";
     sk[k] = NULL;
+    for (size_t j = 0; colorcol && j < cfg->n && k < 23; j++)   /* columns repeating the colour */
+        if (!in_list(cfg->name[j], sk) && same_partition(&c->ts, colorcol, cfg->name[j])) {
+            sk[k++] = cfg->name[j];
+            sk[k] = NULL;
+        }
     for (size_t i = 0; i < L->n; i++) {
         snprintf((*cval)[i], VALLEN, "%s", colorcol ? cell(&c->ts, L->o[i].t, L->o[i].r, colorcol) : "");
         make_key(&c->ts, L->o[i].t, L->o[i].r, cfg, sk, (*rest)[i], KEYLEN);

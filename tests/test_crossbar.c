@@ -1021,6 +1021,65 @@ static void test_bit_serial_dac(void)
     xb_layer_free(L);
 }
 
+static void set_param(const xb_device_type *T, double *p, const char *name, double v)
+{
+    const ptrdiff_t k = xb_param_index(T->params, T->nparams, name);
+    CU_ASSERT_FATAL(k >= 0);
+    p[k] = v;
+}
+
+/* The measured one-pulse step (dw_min = 0, auto) is the MEAN step, whatever the C2C
+ * noise. (a) linear device, no D2D, C2C noise 3x the step: E[dG] = dw_min g_unit
+ * exactly; the probe's 4096 devices give a standard error of 3/64 = 4.7 %, tolerance
+ * 4 SE (the old mean of |dG| gave E|1 + 3 xi| = 2.5x). (b) hfox, no D2D, no RTN, 1/f
+ * noise on: after the 15-pulse warm-up the 1/f register is full, ln R = c1 + m1 t +
+ * alpha sum_k b_k u_k with u_k ~ U(0,1) iid, so E[G_t] = exp(-c1 - m1 t) / R0 x
+ * prod_k (1 - e^{-a_k}) / a_k (a_k = alpha b_k), and the mean slope over pulses 15..23
+ * is (E[G_15] - E[G_23]) / 8. Tolerance 15 % (~4 SE); the first-pulse |dG| was ~20x. */
+static void test_measured_step_is_mean_step(void)
+{
+    xb_err err = { 0 };
+    const xb_device_type *T = &xb_device_linear;
+    double p[64];
+    CU_ASSERT_FATAL(T->nparams <= 64);
+    xb_param_defaults(T->params, T->nparams, p);
+    set_param(T, p, "dw_min_dtod", 0);
+    set_param(T, p, "up_down_dtod", 0);
+    set_param(T, p, "w_max_dtod", 0);
+    set_param(T, p, "w_min_dtod", 0);
+    set_param(T, p, "dw_min_std", 3);
+    xb_array *a;
+    CU_ASSERT_FATAL(xb_array_alloc(&a, T, p, 2, 2, 7, 0, &err) == XB_OK);
+    double up, dn;
+    xb_array_pulse_step(a, &up, &dn);
+    const double want = 0.001 * 4e-6, tol = 4 * 3 / 64.0;
+    CU_ASSERT(fabs(up / want - 1) < tol);
+    CU_ASSERT(fabs(dn / want - 1) < tol);
+    xb_array_free(a);
+
+    const xb_device_type *H = xb_device_find("hfox");
+    CU_ASSERT_FATAL(H != NULL && H->nparams <= 64);
+    xb_param_defaults(H->params, H->nparams, p);
+    set_param(H, p, "d2d", 0);
+    set_param(H, p, "noise_rtn", 0);
+    CU_ASSERT_FATAL(xb_array_alloc(&a, H, p, 1, 1, 7, 0, &err) == XB_OK);
+    const xb_row r = xb_array_row(a, 0);
+    const double m1 = r.f[1][0], c1 = r.f[3][0], R0 = r.f[5][0];   /* fields m1, c1, R0 */
+    CU_ASSERT_FATAL(strcmp(H->field_names[1], "m1") == 0 && strcmp(H->field_names[3], "c1") == 0
+                    && strcmp(H->field_names[5], "R0") == 0);
+    const double alpha = p[xb_param_index(H->params, H->nparams, "alpha")];
+    double f = 1.0, b = 1.0;
+    for (int k = 0; k < 15; k++) {
+        if (k > 0) b *= (k - 0.5) / k;
+        f *= -expm1(-alpha * b) / (alpha * b);
+    }
+    const double g15 = exp(-c1 - 15 * m1) / R0 * f, g23 = exp(-c1 - 23 * m1) / R0 * f;
+    xb_array_pulse_step(a, &up, &dn);
+    CU_ASSERT(fabs(up / ((g15 - g23) / 8) - 1) < 0.15);
+    CU_ASSERT(up == dn);
+    xb_array_free(a);
+}
+
 XB_SUITE(crossbar,
          XB_TEST(test_array_mvm_higham), XB_TEST(test_layer_ideal_reference),
          XB_TEST(test_layer_ideal_differential), XB_TEST(test_layer_ideal_tiled),
@@ -1030,4 +1089,5 @@ XB_SUITE(crossbar,
          XB_TEST(test_deterministic_update), XB_TEST(test_program_reaches_targets),
          XB_TEST(test_faults), XB_TEST(test_energy_2x2_hand_ledger), XB_TEST(test_energy_ledger_ops),
          XB_TEST(test_bit_identical_threads), XB_TEST(test_layer_alloc_every_failure),
-         XB_TEST(test_bad_config_values), XB_TEST(test_one_way_differential), XB_TEST(test_layer_irdrop), XB_TEST(test_program_row_device), XB_TEST(test_bit_serial_dac))
+         XB_TEST(test_bad_config_values), XB_TEST(test_one_way_differential), XB_TEST(test_layer_irdrop), XB_TEST(test_program_row_device), XB_TEST(test_bit_serial_dac),
+         XB_TEST(test_measured_step_is_mean_step))

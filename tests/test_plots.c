@@ -548,6 +548,29 @@ static void test_sweep_learning_table(void)
     xb_plot_clear(&p);
 }
 
+/* A sweep's results.csv: `run.seed` is the seed (replicates averaged: n = 2), not a
+ * series; `dev.b`, zipped with the colour column `dev.a` (one value of b per value of a),
+ * is dropped from the series names; `dev.c` varies on its own and stays. */
+static void test_sweep_results_columns(void)
+{
+    const char *csv = "run_id,dev.a,dev.b,dev.c,run.seed,status,error,seed,epoch,x,accuracy\n"
+                      "r1,0,0,u,1,ok,,1,1,1,0.5\n" "r2,0,0,u,2,ok,,2,1,1,0.7\n"
+                      "r3,0.1,0.2,u,1,ok,,1,1,1,0.4\n" "r4,0.1,0.2,u,2,ok,,2,1,1,0.4\n"
+                      "r5,0.1,0.2,v,1,ok,,1,1,1,0.3\n";
+    char path[4096];
+    xb_test_write("swr.csv", csv, strlen(csv), path, sizeof path);
+    const char *in[1] = { path };
+    const xb_plot_opts o = { .kind = XB_PLOT_SWEEP, .logx = -1, .logy = -1, .x = "x", .y = "accuracy", .table = 1 };
+    xb_plot p = { 0 };
+    xb_err err = { 0 };
+    CU_ASSERT_FATAL(xb_plot_make(&o, in, 1, &p, &err) == XB_OK);
+    CU_ASSERT_STRING_EQUAL(p.report, "# series\tx\ty (mean)\tsd\tn\n"
+                                     "dev.a=0, dev.c=u\t1\t0.6\t0.141421\t2\n"
+                                     "dev.a=0.1, dev.c=u\t1\t0.4\t0\t2\n"
+                                     "dev.a=0.1, dev.c=v\t1\t0.3\t0\t1\n");
+    xb_plot_clear(&p);
+}
+
 /* The format experiments/ writes: epochs restart with each task, samples_seen grows. The
  * last point of a run is its last evaluation (task 2, epoch 2), one row per eval_task:
  * mean accuracy (0.52 + 0.70) / 2 = 0.61. The same without samples_seen (file order). */
@@ -775,7 +798,7 @@ __attribute__((constructor)) static void plots_cleanup_at_exit(void) { atexit(xb
 
 XB_SUITE(plots, XB_TEST(test_map_linear_log), XB_TEST(test_log_ticks_decades),
          XB_TEST(test_linear_ticks_nice), XB_TEST(test_markers_linear), XB_TEST(test_markers_log),
-         XB_TEST(test_auto_log_axis), XB_TEST(test_legend_hides_nothing), XB_TEST(test_heatmap_cells),
+         XB_TEST(test_auto_log_axis), XB_TEST(test_sweep_results_columns), XB_TEST(test_legend_hides_nothing), XB_TEST(test_heatmap_cells),
          XB_TEST(test_pareto_hand_cases),
          XB_TEST(test_pareto_matches_definition), XB_TEST(test_png_roundtrip),
          XB_TEST(test_bad_input), XB_TEST(test_energy_accuracy_reduction),
