@@ -4,8 +4,9 @@
  * (drive W_0 x, relaxation, W_0 update, the rest) from a second epoch run phase by
  * phase with the same kernels. One JSON line.
  *
- *   build/rel/bench/eqprop [CONFIG.ini] [--threads N] [--epochs E] [--blas]
- * --blas forces the plain sgemm paths (the baseline the kernels replace). */
+ *   build/rel/bench/eqprop [CONFIG.ini] [--threads N] [--epochs E] [--blas] [--no-skip]
+ * --blas forces the plain sgemm paths (the baseline the kernels replace); --no-skip makes
+ * the fused relaxation add the terms of zero outputs too (same bits, for timing). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +33,12 @@ static double now(clockid_t c)
 int main(int argc, char **argv)
 {
     const char *cfgpath = NULL;
-    int threads = 1, blas = 0, epochs = 1;
+    int threads = 1, blas = 0, epochs = 1, noskip = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--blas")) blas = 1;
+        else if (!strcmp(argv[i], "--no-skip")) noskip = 1;
         else cfgpath = argv[i];
     }
     xb_err err = {0};
@@ -65,6 +67,7 @@ int main(int argc, char **argv)
     if (st) { fprintf(stderr, "bench/eqprop: %s\n", err.msg); return 1; }
     xb_ep *e = xb_eqprop_net(tr);
     e->use_blas = blas;
+    e->no_skip = noskip;
     const size_t n = d->n, dim = d->dim, B = (size_t)train[XB_TRAIN_BATCH];
     uint32_t *order = xb_malloc(n * sizeof *order);
     float *xb = xb_malloc(B * dim * sizeof(float));

@@ -715,17 +715,26 @@ typedef struct upd_ctx {
     double dwmin;
     int maxp;
     double clipped;
+    int pair;                     /* 1: a second product (x2, d2) is subtracted */
+    const uint64_t *A2, *B2;
+    const int8_t *sx2, *sd2;
+    const float *x2, *d2;
 } upd_ctx;
 
 static inline int count_one(const upd_ctx *u, size_t k, size_t o)
 {
     if (u->stochastic) {
-        int c = 0;
+        int c = 0, c2 = 0;
         for (unsigned w = 0; w < u->nw; w++)
             c += __builtin_popcountll(u->A[k * u->nw + w] & u->B[o * u->nw + w]);
-        return c * u->sx[k] * u->sd[o];
+        if (u->pair)
+            for (unsigned w = 0; w < u->nw; w++)
+                c2 += __builtin_popcountll(u->A2[k * u->nw + w] & u->B2[o * u->nw + w]);
+        return c * u->sx[k] * u->sd[o] - (u->pair ? c2 * u->sx2[k] * u->sd2[o] : 0);
     }
-    const double v = nearbyint((double)u->lr * u->x[k] * u->d[o] / u->dwmin);
+    double p = (double)u->x[k] * u->d[o];
+    if (u->pair) p -= (double)u->x2[k] * u->d2[o];
+    const double v = nearbyint((double)u->lr * p / u->dwmin);
     return (int)(v > u->maxp ? u->maxp : v < -u->maxp ? -u->maxp : v);
 }
 
@@ -749,8 +758,9 @@ static void tile_member_update(xb_layer *L, const tile *t, int mem, const upd_ct
             if (u->stochastic) {
                 uint64_t any = 0;
                 for (unsigned w = 0; w < u->nw; w++) any |= u->A[k * u->nw + w];
+                if (u->pair) for (unsigned w = 0; w < u->nw; w++) any |= u->A2[k * u->nw + w];
                 if (!any) continue;                      /* no row pulse: nothing coincides */
-            } else if (u->x[k] == 0.0f) {
+            } else if (u->x[k] == 0.0f && (!u->pair || u->x2[k] == 0.0f)) {
                 continue;
             }
             memset(n, 0, nc * sizeof *n);
@@ -870,9 +880,10 @@ static size_t active_cols(const xb_layer *L, const tile *t, const upd_ctx *u, ui
         if (u->stochastic) {
             uint64_t any = 0;
             for (unsigned w = 0; w < u->nw; w++) any |= u->B[o * u->nw + w];
+            if (u->pair) for (unsigned w = 0; w < u->nw; w++) any |= u->B2[o * u->nw + w];
             on = any != 0;
         } else {
-            on = u->d[o] != 0.0f;
+            on = u->d[o] != 0.0f || (u->pair && u->d2[o] != 0.0f);
         }
         if (on) act[n++] = (uint32_t)j;
     }
@@ -905,6 +916,63 @@ void xb_layer_update(xb_layer *L, const float *x, const float *d, size_t batch, 
         L->upd_count++;
         L->st.updates += 1;
     }
+    upd_buf_free(&ub);
+}
+
+/* The second product of xb_layer_update_diff: streams from the SAME counters as the
+ * first (same rows, same update count), so the two products share their random numbers
+ * and a device sees both coincidences of a time slot together. */
+static void prepare_second(xb_layer *L, upd_buf *ub, upd_ctx *u, const float *x, const float *d)
+{
+    memcpy(ub->xf, x, L->in * sizeof *x);
+    if (L->bias) ub->xf[L->in] = 1.0f;
+    u->pair = 1;
+    u->x2 = ub->xf;
+    u->d2 = d;
+    if (u->stochastic) {
+        double clipped = 0.0;
+        make_streams(L, ub->xf, d, u->lr, ub->A, ub->B, ub->sx, ub->sd, &clipped);
+        u->clipped += clipped;
+        u->A2 = ub->A;
+        u->B2 = ub->B;
+        u->sx2 = ub->sx;
+        u->sd2 = ub->sd;
+    }
+}
+
+void xb_layer_update_diff(xb_layer *L, const float *xa, const float *da, const float *xb,
+                          const float *db, size_t batch, float lr, xb_energy *e)
+{
+    upd_buf ub, ub2;
+    if (!upd_buf_alloc(L, &ub)) { set_status(L, XB_ENOMEM, NULL, "out of memory for an update"); return; }
+    if (!upd_buf_alloc(L, &ub2)) {
+        upd_buf_free(&ub);
+        set_status(L, XB_ENOMEM, NULL, "out of memory for an update");
+        return;
+    }
+    const double bl = L->xp[XB_XB_BL];
+    for (size_t b = 0; b < batch; b++) {
+        upd_ctx u;
+        prepare(L, &ub, &u, xa + b * L->in, da + b * L->out, lr);
+        prepare_second(L, &ub2, &u, xb + b * L->in, db + b * L->out);
+        if (u.stochastic) {
+            xb_energy_op(e, &L->eu, XB_E_RNG, 2.0 * bl * (double)(L->nin + L->out));
+            xb_energy_count(e, XB_C_CLIPPED, u.clipped);
+        } else {
+            xb_energy_op(e, &L->eu, XB_E_FP32_MULT, 2.0 * (double)L->nin * L->out);
+            xb_energy_op(e, &L->eu, XB_E_FP32_ADD, (double)L->nin * L->out);
+        }
+        for (size_t ti = 0; ti < L->nt; ti++) {
+            const tile *t = &L->t[ti];
+            const size_t nact = active_cols(L, t, &u, ub.act);
+            if (!nact) continue;
+            for (int mem = 0; mem < (t->m ? 2 : 1); mem++)
+                tile_member_update(L, t, mem, &u, ub.act, nact, e);
+        }
+        L->upd_count++;
+        L->st.updates += 1;
+    }
+    upd_buf_free(&ub2);
     upd_buf_free(&ub);
 }
 

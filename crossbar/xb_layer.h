@@ -181,6 +181,14 @@ void xb_layer_calibrate_adc(xb_layer *L, const float *x, size_t batch, xb_energy
  * the bias input is the constant 1. Mode per crossbar.update. */
 void xb_layer_update(xb_layer *L, const float *x, const float *d, size_t batch, float lr,
                      xb_energy *e);
+/* dW = lr (da xa^T - db xb^T) for each of the batch vectors in turn, as ONE update per
+ * vector: each device gets the net count of the two products (pulse: coincidences of
+ * the a streams minus those of the b streams, both drawn from the same random numbers,
+ * i.e. the counters of one xb_layer_update; deterministic: round(lr (xa da - xb db) /
+ * dw_min)), so opposite pulses of the two products cancel before reaching the device.
+ * Advances the update count once per vector. */
+void xb_layer_update_diff(xb_layer *L, const float *xa, const float *da, const float *xb,
+                          const float *db, size_t batch, float lr, xb_energy *e);
 /* Signed pulse counts per logical weight, n out x (in + bias), row-major as W: n > 0
  * raises the weight. Routed to the right member in differential mode. */
 void xb_layer_update_dev(xb_layer *L, const int16_t *n, xb_energy *e);

@@ -547,8 +547,202 @@ static void test_device_trainer_follows_digital(void)
     xb_config_free(c);
 }
 
+
+/* eqprop_dev on an ideal device (linear steps, no noise, no spread, far bounds, ideal
+ * periphery): the update the devices receive is the EP update
+ *   dW_1 = lr_1/(beta B) sum_k (o^b_k h^b_k^T - o^0_k h^0_k^T),  dW_0 likewise with x,
+ * to the rounding of counts to whole pulses (deterministic counts: at most dw_min/2 per
+ * sample with encode = difference, dw_min with two rounded updates). With stochastic
+ * pulses (BL 10) the difference encoding, whose two products share their random
+ * numbers, sends fewer pulses than the two opposite updates and lands closer. */
+float xb_eqprop_dev_states(void *state, const float **h0, const float **o0, const float **hb,
+                           const float **ob);
+
+static void *make_dev(const char *update, const char *encode, uint32_t seed, double lr,
+                      double dw, xb_config **cfg)
+{
+    char ini[1200];
+    snprintf(ini, sizeof ini,
+             "[net]\nlayers = 12-8-3\nactivation = hsigmoid\n"
+             "[train]\nalgorithm = eqprop_dev\nbatch = 4\nT = 20\nK = 5\nbeta = 0.5\n"
+             "lrs = %g, %g\nupdate = %s\nencode = %s\nbl = 10\n"
+             "[device]\ntype = linear\ndw_min = %g\ndw_min_std = 0\nw_max = 10\nw_min = -10\n"
+             "dw_min_dtod = 0\nup_down = 0\nup_down_dtod = 0\nw_max_dtod = 0\nw_min_dtod = 0\n"
+             "gamma_dtod = 0\n"
+             "[crossbar]\nideal = true\ndw_min = %g\nmax_pulses = 10000\n", lr, lr, update,
+             encode, dw, dw);
+    xb_config *c = xb_config_alloc();
+    xb_err err = {0};
+    *cfg = c;
+    if (xb_config_load_string(c, ini, "dev.ini", &err) != XB_OK) { fprintf(stderr, "%s\n", err.msg); return NULL; }
+    xb_net_spec net;
+    const xb_trainer_type *T;
+    static double train[XB_TRAIN_NPARAMS], own[64];
+    if (xb_trainer_config(c, &net, &T, train, own, &err) != XB_OK) { fprintf(stderr, "%s\n", err.msg); return NULL; }
+    xb_trainer_setup su = { .cfg = c, .net = net, .train = train, .own = own, .seed = seed };
+    void *sd = NULL;
+    if (T->alloc(&sd, &su, &err) != XB_OK) fprintf(stderr, "%s\n", err.msg);
+    return sd;
+}
+
+/* Applied minus EP update of one step of a fresh trainer, per layer l: max |.|, sum of
+ * squares of the error and of the EP update, pulses sent. */
+typedef struct dev_err { double max[2], e2[2], ep2[2], dot[2], pulses[2]; } dev_err;
+
+static void dev_step_error(const char *update, const char *encode, uint32_t seed, double lr,
+                           double dw, dev_err *r)
+{
+    xb_config *c = NULL;
+    void *s = make_dev(update, encode, seed, lr, dw, &c);
+    CU_ASSERT_FATAL(s != NULL);
+    float x[4 * 12];
+    unsigned lab[4] = { 0, 1, 2, 0 };
+    const xb_rng rg = xb_rng_for_row(2, XB_RNG_TEST, 5, 0, 0);
+    for (size_t i = 0; i < 4 * 12; i++) x[i] = (float)xb_rng_uniform_d(&rg, (uint32_t)i, 0);
+    float w0[8 * 13], w1[3 * 9], a0[8 * 13], a1[3 * 9];
+    xb_layer *L0 = xb_eqprop_dev_layer(s, 0), *L1 = xb_eqprop_dev_layer(s, 1);
+    xb_layer_weights(L0, w0);
+    xb_layer_weights(L1, w1);
+    xb_layer_stats_reset(L0);
+    xb_layer_stats_reset(L1);
+    xb_trainer_eqprop_dev.step(s, x, lab, 4);
+    xb_layer_weights(L0, a0);
+    xb_layer_weights(L1, a1);
+    r->pulses[0] += xb_layer_stats_get(L0)->pulses;
+    r->pulses[1] += xb_layer_stats_get(L1)->pulses;
+    const float *h0, *o0, *hb, *ob;
+    const double c0 = lr / (xb_eqprop_dev_states(s, &h0, &o0, &hb, &ob) * 4.0);
+    for (size_t i = 0; i < 8; i++)
+        for (size_t j = 0; j <= 12; j++) {
+            double ep = 0;
+            for (size_t k = 0; k < 4; k++)
+                ep += (hb[k * 8 + i] - h0[k * 8 + i]) * (j < 12 ? x[k * 12 + j] : 1.0);
+            ep *= c0;
+            const double dv = (double)a0[i * 13 + j] - w0[i * 13 + j];
+            r->max[0] = fmax(r->max[0], fabs(dv - ep));
+            r->e2[0] += (dv - ep) * (dv - ep); r->ep2[0] += ep * ep; r->dot[0] += dv * ep;
+        }
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j <= 8; j++) {
+            double ep = 0;
+            for (size_t k = 0; k < 4; k++)
+                ep += ob[k * 3 + i] * (j < 8 ? hb[k * 8 + j] : 1.0) -
+                      o0[k * 3 + i] * (j < 8 ? h0[k * 8 + j] : 1.0);
+            ep *= c0;
+            const double dv = (double)a1[i * 9 + j] - w1[i * 9 + j];
+            r->max[1] = fmax(r->max[1], fabs(dv - ep));
+            r->e2[1] += (dv - ep) * (dv - ep); r->ep2[1] += ep * ep; r->dot[1] += dv * ep;
+        }
+    xb_trainer_eqprop_dev.free(s);
+    xb_config_free(c);
+}
+
+static void test_device_update_is_ep(void)
+{
+    const double dw = 1e-4, B = 4, fl = 1e-6;    /* fl: float rounding of weights ~0.5 */
+    dev_err d = {0}, t = {0};
+    dev_step_error("deterministic", "difference", 3, 0.05, dw, &d);
+    dev_step_error("deterministic", "two", 3, 0.05, dw, &t);
+    for (int l = 0; l < 2; l++) CU_ASSERT(d.max[l] <= B * 0.5 * dw + fl);
+    CU_ASSERT(t.max[1] <= B * dw + fl);
+    CU_ASSERT(t.max[0] == d.max[0]);              /* layer 0: the same single product */
+    CU_ASSERT(sqrt(d.e2[1] / d.ep2[1]) < 0.02);
+    CU_ASSERT(d.pulses[1] < 0.6 * t.pulses[1]);   /* opposite counts cancel before the device */
+    /* stochastic pulses, 200 fresh nets; lr 0.005 and dw_min 0.001 keep every
+     * probability C|v| below 0.5 (no clipping, so the expected update is exact) */
+    dev_err pd = {0}, pt = {0};
+    for (uint32_t seed = 1; seed <= 200; seed++) {
+        dev_step_error("pulse", "difference", seed, 0.005, 0.001, &pd);
+        dev_step_error("pulse", "two", seed, 0.005, 0.001, &pt);
+    }
+    const double rpd = sqrt(pd.e2[1] / pd.ep2[1]), rpt = sqrt(pt.e2[1] / pt.ep2[1]);
+    if (getenv("XB_TEST_VERBOSE"))
+        fprintf(stderr, "\ndeterministic layer 1: difference max %.2e rel %.4f pulses %.0f; two "
+                "max %.2e rel %.4f pulses %.0f\npulse layer 1 (200 nets): difference rel %.3f "
+                "pulses %.0f slope %.3f; two rel %.3f pulses %.0f slope %.3f\n", d.max[1],
+                sqrt(d.e2[1] / d.ep2[1]), d.pulses[1], t.max[1], sqrt(t.e2[1] / t.ep2[1]),
+                t.pulses[1], rpd, pd.pulses[1], pd.dot[1] / pd.ep2[1], rpt, pt.pulses[1],
+                pt.dot[1] / pt.ep2[1]);
+    CU_ASSERT(pd.pulses[1] < 0.8 * pt.pulses[1]);
+    CU_ASSERT(rpd < 0.8 * rpt);
+    /* unbiased: regressing the applied on the EP update over the nets gives slope 1,
+     * within 4 standard errors sqrt(sum err^2 / (N sum ep^2)), N = 200 x 27 weights */
+    CU_ASSERT(fabs(pd.dot[1] / pd.ep2[1] - 1.0) < 4.0 * sqrt(pd.e2[1] / (5400.0 * pd.ep2[1])));
+    CU_ASSERT(fabs(pt.dot[1] / pt.ep2[1] - 1.0) < 4.0 * sqrt(pt.e2[1] / (5400.0 * pt.ep2[1])));
+}
+
+/* The fused relaxation skips the transposed-read terms of outputs that are exactly 0
+ * (training/ep_kern.c): training with and without the skip gives bit-identical weights
+ * (FNV-1a hash of W_0, b_0, W_1, b_1 after 30 batches), on every instruction set, and
+ * the run does contain zero outputs for the skip to act on. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) { h ^= c[i]; h *= 0x100000001b3ull; }
+    return h;
+}
+
+static void test_relax_skip_bit_identical(void)
+{
+    enum { B = 6, IN = 100, H = 37, O = 10, NB = 30 };
+    const size_t sizes[3] = { IN, H, O };
+    int levels[3] = { 2, 0, 0 }, nl = 1;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) levels[nl++] = 3;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) levels[nl++] = 4;
+    uint64_t hash[3][2];
+    size_t zeros = 0, outs = 0;
+    for (int v = 0; v < nl; v++)
+        for (int skip = 0; skip < 2; skip++) {
+            xb_ep *e = NULL;
+            xb_err err = {0};
+            CU_ASSERT_FATAL(xb_ep_alloc(&e, sizes, 2, B, XB_EP_HARDSIG, 11, &err) == XB_OK);
+            e->kern = xb_ep_kern_get(levels[v]);
+            e->no_skip = !skip;
+            for (size_t i = 0; i < H; i++) e->b[0][i] += 0.3f;
+            for (size_t c = 0; c < O; c++) e->b[1][c] -= 0.3f;      /* some outputs at 0 */
+            xb_ep_state s0, sp;
+            CU_ASSERT_FATAL(xb_ep_state_alloc(e, &s0, &err) == XB_OK);
+            CU_ASSERT_FATAL(xb_ep_state_alloc(e, &sp, &err) == XB_OK);
+            float x[B * IN], y[B * O];
+            for (size_t b = 0; b < NB; b++) {
+                const xb_rng r = xb_rng_for_row(4, XB_RNG_TEST, 6, (uint32_t)b, 0);
+                for (size_t i = 0; i < B * IN; i++) {
+                    const double u = xb_rng_uniform_d(&r, (uint32_t)i, 0);
+                    x[i] = u < 0.7 ? 0.0f : (float)((u - 0.7) / 0.3);
+                }
+                memset(y, 0, sizeof y);
+                for (size_t k = 0; k < B; k++) y[k * O + (b + k) % O] = 1.0f;
+                xb_ep_drive(e, x, B);
+                xb_ep_state_zero(e, &s0, B);
+                xb_ep_relax(e, &s0, B, 7, 0.0f, NULL, 1.0f);
+                if (v == 0 && skip)
+                    for (size_t i = 0; i < B * O; i++) { zeros += s0.s[2][i] == 0.0f; outs++; }
+                xb_ep_state_copy(e, &sp, &s0, B);
+                xb_ep_relax(e, &sp, B, 4, 0.5f, y, 1.0f);
+                const float c[2] = { 0.1f / (0.5f * B), 0.05f / (0.5f * B) };
+                xb_ep_accumulate(e, x, B, &sp, &s0, c, e->W, e->b);
+            }
+            uint64_t h = 0xcbf29ce484222325ull;
+            h = fnv1a(h, e->W[0], IN * H * sizeof(float));
+            h = fnv1a(h, e->b[0], H * sizeof(float));
+            h = fnv1a(h, e->W[1], H * O * sizeof(float));
+            h = fnv1a(h, e->b[1], O * sizeof(float));
+            hash[v][skip] = h;
+            xb_ep_state_free(&s0); xb_ep_state_free(&sp);
+            xb_ep_free(e);
+        }
+    for (int v = 0; v < nl; v++) CU_ASSERT(hash[v][0] == hash[v][1]);
+    if (getenv("XB_TEST_VERBOSE"))
+        fprintf(stderr, "\nskip: %zu of %zu free-phase outputs exactly 0; hash %016llx\n", zeros,
+                outs, (unsigned long long)hash[0][1]);
+    CU_ASSERT(zeros > outs / 10 && zeros < outs);
+}
+
 XB_SUITE(eqprop, XB_TEST(test_free_phase_converges), XB_TEST(test_beta_zero_zero_update),
          XB_TEST(test_ep_approaches_gradient), XB_TEST(test_binary_flips),
          XB_TEST(test_trainer_binary_theta_inf), XB_TEST(test_kernels_identical),
          XB_TEST(test_continual_telescopes), XB_TEST(test_random_sign_fair),
-         XB_TEST(test_device_trainer_follows_digital))
+         XB_TEST(test_device_trainer_follows_digital), XB_TEST(test_device_update_is_ep),
+         XB_TEST(test_relax_skip_bit_identical))

@@ -175,7 +175,7 @@ void xb_ep_relax(xb_ep *e, xb_ep_state *st, size_t B, size_t steps, float beta, 
         for (size_t k = 0; k < B; k++)
             e->part[k] = K->relax1h(e->act, n1, n2, e->drive + k * n1, e->W[1], e->b[1],
                                     st->s[1] + k * n1, st->s[2] + k * n2, steps, beta,
-                                    y ? y + k * n2 : NULL, e->tmp[1] + k * n1);
+                                    y ? y + k * n2 : NULL, e->tmp[1] + k * n1, !e->no_skip);
         for (size_t k = 0; k < B; k++) res2 += e->part[k];      /* serial: same bits */
         e->macs += 2.0 * steps * B * e->n[1] * e->n[2];
         e->residual = sqrt(res2);

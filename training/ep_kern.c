@@ -15,7 +15,12 @@
  * - update0: W_0 += c x^T d, again over nonzero inputs only, one pass per row of W_0.
  * - relax1h: all `steps` synchronous steps of one sample of a one-hidden-layer net,
  *   fused: one pass over W_1 per step reads it forward (o += W_1 h) and transposed
- *   (h = drive + W_1^T o), with h and o in L1 for the whole phase.
+ *   (h = drive + W_1^T o), with h and o in L1 for the whole phase. With `skip`, an
+ *   output that is exactly 0 adds nothing to the transposed read: its term 0 * w is a
+ *   signed zero, and h + (+-0) == h except that -0 + +0 = +0, which rho maps to the
+ *   same +0; so the states (and weights) are bit-identical with and without it, for
+ *   finite weights. Hard-sigmoid outputs of the wrong classes sit at 0 in the free
+ *   phase and, with the target 0, stay there in the nudged phase.
  * Kernels do one sample (or one row of W_0); the callers split samples/rows over
  * threads, which cannot change what a row computes. */
 #include <math.h>
@@ -142,7 +147,7 @@ INLINE void update0_body(const float *restrict x, size_t B, size_t n0, size_t n1
 INLINE double relax_one(xb_ep_act act, size_t n1, size_t n2, const float *restrict drive,
                         const float *restrict W1, const float *restrict b1, float *restrict h,
                         float *restrict o, size_t steps, float beta, const float *restrict y,
-                        float *restrict hold)
+                        float *restrict hold, int skip)
 {
     double res2 = 0;
     const size_t nv = n1 / LANES * LANES;
@@ -160,7 +165,7 @@ INLINE double relax_one(xb_ep_act act, size_t n1, size_t n2, const float *restri
             #pragma GCC unroll 16
             for (size_t c = 0; c < n2; c++) {
                 const v16 w = LD(W1 + c * n1 + j0);
-                hn = hn + ov[c] * w;
+                if (!skip || ov[c] != 0.0f) hn = hn + ov[c] * w;
                 acc[c] = acc[c] + w * ho;
             }
             memcpy(h + j0, &hn, sizeof hn);
@@ -170,7 +175,7 @@ INLINE double relax_one(xb_ep_act act, size_t n1, size_t n2, const float *restri
             float hn = drive[j];
             for (size_t c = 0; c < n2; c++) {
                 const float w = W1[c * n1 + j];
-                hn = hn + ov[c] * w;
+                if (!skip || ov[c] != 0.0f) hn = hn + ov[c] * w;
                 acc[c][j - nv] = acc[c][j - nv] + w * hj;
             }
             h[j] = hn;
@@ -208,11 +213,13 @@ INLINE double relax_one(xb_ep_act act, size_t n1, size_t n2, const float *restri
     { update0_body(x, B, n0, n1, c, dd, w, p); }                                              \
     ATTR static double relax_##SUF(xb_ep_act act, size_t n1, size_t n2, const float *drive,  \
                                    const float *W1, const float *b1, float *h, float *o,      \
-                                   size_t steps, float beta, const float *y, float *hold)     \
+                                   size_t steps, float beta, const float *y, float *hold,     \
+                                   int skip)                                                  \
     {                                                                                         \
         if (act == XB_EP_HARDSIG && n2 == 10)   /* W3: constants let the compiler unroll */  \
-            return relax_one(XB_EP_HARDSIG, n1, 10, drive, W1, b1, h, o, steps, beta, y, hold); \
-        return relax_one(act, n1, n2, drive, W1, b1, h, o, steps, beta, y, hold);             \
+            return relax_one(XB_EP_HARDSIG, n1, 10, drive, W1, b1, h, o, steps, beta, y, hold, \
+                             skip);                                                           \
+        return relax_one(act, n1, n2, drive, W1, b1, h, o, steps, beta, y, hold, skip);       \
     }
 
 VARIANT(ref, )

@@ -24,7 +24,7 @@
 #include "training/xb_eqprop.h"
 #include "training/xb_trainer.h"
 
-enum { D_VARIANT, D_T, D_K, D_BETA, D_LRS, D_BL, D_UPDATE, D_NPARAMS };
+enum { D_VARIANT, D_T, D_K, D_BETA, D_LRS, D_BL, D_UPDATE, D_ENCODE, D_NPARAMS };
 
 static const xb_param_spec d_params[D_NPARAMS] = {
     [D_VARIANT] = { "variant", 0, "", 0, 0, "EP estimator (ALGORITHMS.md 6.2, 6.3)", XB_P_ENUM,
@@ -40,6 +40,9 @@ static const xb_param_spec d_params[D_NPARAMS] = {
                "[GV16]" },
     [D_UPDATE] = { "update", 0, "", 0, 0, "pulse: stochastic coincidence; deterministic: "
                    "rounded counts", XB_P_ENUM, "pulse|deterministic", "ALGORITHMS.md 1" },
+    [D_ENCODE] = { "encode", 0, "", 0, 0, "layer-1 update: two = two opposite rank-1 updates "
+                   "per sample; difference = one update of the net count (shared streams)",
+                   XB_P_ENUM, "two|difference", "issue 11" },
 };
 
 typedef struct dev_tr {
@@ -47,7 +50,7 @@ typedef struct dev_tr {
     xb_ep *e;                          /* shapes, initial weights, rho; no weights used after */
     size_t n0, n1, n2, T, K, bmax;
     float beta, lr[2];
-    int symmetric;
+    int symmetric, diff;
     float *drive, *h, *o, *h0, *o0, *hb, *ob, *z, *f, *y, *d;
     xb_energy E;
     const xb_energy_units *u;
@@ -91,6 +94,7 @@ static xb_status d_alloc(void **out, const xb_trainer_setup *su, xb_err *err)
     s->T = (size_t)su->own[D_T]; s->K = (size_t)su->own[D_K];
     s->beta = (float)su->own[D_BETA];
     s->symmetric = (int)su->own[D_VARIANT] == 1;
+    s->diff = (int)su->own[D_ENCODE] == 1;
     const size_t batch = (size_t)su->train[XB_TRAIN_BATCH];
     s->bmax = batch > XB_NET_CHUNK ? batch : XB_NET_CHUNK;
     const char *lrs = c ? xb_config_str(c, "train", "lrs", "") : "";
@@ -191,10 +195,15 @@ static size_t d_step(void *state, const float *x, const unsigned *labels, size_t
         relax(s, s->h0, s->o0, B, s->K, -s->beta);
         denom *= 2.0f;
     }
-    /* layer 1: + (h^b, o^b), then - (h^0, o^0); layer 0: (h^b - h^0) x^T */
-    xb_layer_update(s->L[1], s->hb, s->ob, B, s->lr[1] / denom, &s->E);
-    for (size_t i = 0; i < B * n2; i++) s->f[i] = -s->o0[i];
-    xb_layer_update(s->L[1], s->h0, s->f, B, s->lr[1] / denom, &s->E);
+    /* layer 1: two: + (h^b, o^b), then - (h^0, o^0); difference: one update of the
+     * net count of the two products. Layer 0: (h^b - h^0) x^T in both encodings. */
+    if (s->diff) {
+        xb_layer_update_diff(s->L[1], s->hb, s->ob, s->h0, s->o0, B, s->lr[1] / denom, &s->E);
+    } else {
+        xb_layer_update(s->L[1], s->hb, s->ob, B, s->lr[1] / denom, &s->E);
+        for (size_t i = 0; i < B * n2; i++) s->f[i] = -s->o0[i];
+        xb_layer_update(s->L[1], s->h0, s->f, B, s->lr[1] / denom, &s->E);
+    }
     for (size_t i = 0; i < B * n1; i++) s->d[i] = s->hb[i] - s->h0[i];
     xb_layer_update(s->L[0], x, s->d, B, s->lr[0] / denom, &s->E);
     return correct;
@@ -234,3 +243,14 @@ const xb_trainer_type xb_trainer_eqprop_dev = {
 /* For tests: layer l of an eqprop_dev trainer. */
 xb_layer *xb_eqprop_dev_layer(void *state, size_t l);
 xb_layer *xb_eqprop_dev_layer(void *state, size_t l) { return ((dev_tr *)state)->L[l]; }
+/* For tests: the states of the last step, B x n1 / B x n2: reference (free, or -beta)
+ * and nudged; and the divisor beta B (2 beta B symmetric) of the update. */
+float xb_eqprop_dev_states(void *state, const float **h0, const float **o0, const float **hb,
+                           const float **ob);
+float xb_eqprop_dev_states(void *state, const float **h0, const float **o0, const float **hb,
+                           const float **ob)
+{
+    const dev_tr *s = state;
+    *h0 = s->h0; *o0 = s->o0; *hb = s->hb; *ob = s->ob;
+    return s->beta * (s->symmetric ? 2.0f : 1.0f);
+}

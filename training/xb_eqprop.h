@@ -54,7 +54,7 @@ typedef struct xb_ep_kern {
      * o (n2) in place; W1: n2 x n1. Returns the last step's squared change. */
     double (*relax1h)(xb_ep_act act, size_t n1, size_t n2, const float *drive, const float *W1,
                       const float *b1, float *h, float *o, size_t steps, float beta,
-                      const float *y, float *scratch /* n1 floats */);
+                      const float *y, float *scratch /* n1 floats */, int skip);
 } xb_ep_kern;
 const xb_ep_kern *xb_ep_kern_get(int level);
 /* (index, value) of the nonzero entries of xk in order; returns their count. */
@@ -74,6 +74,7 @@ typedef struct xb_ep {
     double macs;                           /* multiply-adds done so far (energy ledger) */
     const xb_ep_kern *kern;                /* xb_ep_kern_best() unless a test sets it */
     int use_blas;                          /* 1: plain sgemm paths only (comparisons) */
+    int no_skip;                           /* 1: relax1h adds the zero outputs' terms too */
     double *part;                          /* bmax per-sample partial sums */
     uint32_t *nzi;                         /* bmax x n[0] scratch: nonzero input lists */
     size_t *nzc;                           /* bmax counts */
