@@ -4,6 +4,7 @@
 #include "crossbar/xb_layer.h"
 #include "devices/xb_device.h"
 #include "experiments/xb_run.h"
+#include "training/xb_meta_bnn.h"
 #include "training/xb_trainer.h"
 
 const xb_section *const xb_cli_sections[] = {
@@ -11,8 +12,9 @@ const xb_section *const xb_cli_sections[] = {
     &xb_section_device_common,
     &xb_section_crossbar, &xb_section_energy,
     &xb_section_run, &xb_section_net, &xb_section_train,
+    &xb_section_bits,
     NULL,
 };
 
 const char *const xb_cli_section_names[] = { "data", "device", "sweep", "crossbar", "energy",
-                                             "run", "net", "train", NULL };
+                                             "run", "net", "train", "bits", NULL };

@@ -132,4 +132,15 @@ void xb_mbnn_pack(const float *x, size_t rows, size_t cols, uint64_t *bits);
 void xb_mbnn_xnor_gemm(const uint64_t *a, size_t b, const uint64_t *w, size_t out, size_t n,
                        float *z);
 
+/* ---- [bits]: ST-MRAM cells of the binary weights ([train] ber_mode = physical) ---- */
+struct xb_config;
+struct xb_section;
+extern const struct xb_section xb_section_bits;
+/* What the `stmram` model (devices/xb_stmram.h, nominal device, DEVICES.md 5 and 9)
+ * gives for the [bits] keys of c (c NULL: the defaults): write error rate of one write
+ * pulse = 1 - P_sw(i_write, t_write), read error probability, and the energy of one
+ * write I^2 t (R_P + R_AP)/2. Errors name file:line:key and the allowed range. */
+typedef struct xb_mbnn_bits { double wer, ber_read, e_write_J, i_write, t_write; } xb_mbnn_bits;
+xb_status xb_mbnn_bits_rates(const struct xb_config *c, xb_mbnn_bits *out, xb_err *err);
+
 #endif
