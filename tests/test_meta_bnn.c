@@ -606,6 +606,87 @@ static void test_physical_config_errors(void)
     }
 }
 
+/* hidden_hist.csv rows: every weight in exactly one bin, each bin's count equal to a
+ * direct count of lo <= |W_h| < hi; the trainer writes one block per task end. */
+static void check_hist_rows(xb_mbnn *n, FILE *f, size_t task, int *rows)
+{
+    char line[256];
+    double tot[3] = { 0, 0, 0 };
+    int ok = 1;
+    *rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        size_t t, l;
+        double lo, hi, c, fr;
+        if (sscanf(line, "%zu,%zu,%lf,%lf,%lf,%lf", &t, &l, &lo, &hi, &c, &fr) != 6) continue;
+        if (t != task + 1 || l < 1 || l > 3) { ok = 0; continue; }
+        const float *w = xb_mbnn_hidden(n, l - 1);
+        const size_t k = xb_mbnn_size(n, l - 1);
+        double d = 0;
+        for (size_t i = 0; i < k; i++) d += fabs((double)w[i]) >= lo && fabs((double)w[i]) < hi;
+        ok &= d == c && fabs(hi - lo - 0.02) < 1e-9 && fabs(fr - c / (double)k) <= 1e-8 * fr;
+        tot[l - 1] += c;
+        (*rows)++;
+    }
+    CU_ASSERT(ok);
+    for (size_t l = 0; l < 3; l++) CU_ASSERT_EQUAL(tot[l], (double)xb_mbnn_size(n, l));
+}
+
+static void test_hidden_hist(void)
+{
+    static float x[NS * D];
+    static unsigned y[NS];
+    blobs(1, 0, 1, x, y);
+    xb_mbnn *n = small_net(1.35, 5);
+    train(n, x, y, 20);
+    FILE *f = tmpfile();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    xb_err err = {0};
+    CU_ASSERT_EQUAL(xb_mbnn_hidden_hist(n, 1, 0.02, f, &err), XB_OK);
+    rewind(f);
+    int rows = 0;
+    check_hist_rows(n, f, 1, &rows);
+    CU_ASSERT(rows > 10);                          /* |W_h| spread over many bins */
+    fclose(f);
+    xb_mbnn_free(n);
+    /* through the trainer: dump_hidden = true writes a header and a block per task */
+    char dir[] = "/tmp/xbemu-hist-XXXXXX", path[64], t[300];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    snprintf(t, sizeof t, "[net]\nlayers = %d-96-70-2\n[train]\nalgorithm = meta_bnn\nlr = 0.05\n"
+             "batch = 50\nmeta = 1\ndump_hidden = true\n", D);
+    xb_config *c = cfg_of(t);
+    xb_net_spec net;
+    const xb_trainer_type *T = NULL;
+    double tr[XB_TRAIN_NPARAMS], own[64];
+    CU_ASSERT_EQUAL_FATAL(xb_trainer_config(c, &net, &T, tr, own, &err), XB_OK);
+    const xb_trainer_setup su = { c, net, tr, own, 3 };
+    void *st = NULL;
+    CU_ASSERT_EQUAL_FATAL(T->alloc(&st, &su, &err), XB_OK);
+    for (size_t k = 0; k < 2; k++) {
+        T->task_begin(st, k);
+        for (size_t s = 0; s < NS; s += 50) T->step(st, x + s * D, y + s, 50);
+        CU_ASSERT_EQUAL(T->task_end(st, k, dir, &err), XB_OK);
+    }
+    snprintf(path, sizeof path, "%s/hidden_hist.csv", dir);
+    f = fopen(path, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char line[256];
+    CU_ASSERT_PTR_NOT_NULL(fgets(line, sizeof line, f));
+    CU_ASSERT_STRING_EQUAL(line, "task,layer,lo,hi,count,fraction\n");
+    size_t per_task[3] = { 0, 0, 0 };
+    while (fgets(line, sizeof line, f)) {
+        size_t tk = 0;
+        if (sscanf(line, "%zu,", &tk) == 1 && tk <= 2) per_task[tk]++;
+    }
+    CU_ASSERT(per_task[1] > 0 && per_task[2] > 0 && per_task[0] == 0);
+    fclose(f);
+    remove(path);
+    remove(dir);
+    CU_ASSERT_NOT_EQUAL(T->task_end(st, 0, "/nonexistent-dir/x", &err), XB_OK);   /* names the file */
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "hidden_hist.csv"));
+    T->free(st);
+    xb_config_free(c);
+}
+
 XB_SUITE(meta_bnn, XB_TEST(test_fmeta_direction), XB_TEST(test_meta0_is_plain_adam),
          XB_TEST(test_fast_kernel_bits), XB_TEST(test_xnor_equals_float_product),
          XB_TEST(test_learns_separable), XB_TEST(test_bn_task_restore),
@@ -613,4 +694,5 @@ XB_SUITE(meta_bnn, XB_TEST(test_fmeta_direction), XB_TEST(test_meta0_is_plain_ad
          XB_TEST(test_threads_same_bits), XB_TEST(test_alloc_failures),
          XB_TEST(test_hfox_pulses_and_learning), XB_TEST(test_gradients_match_reference),
          XB_TEST(test_trainer_registered), XB_TEST(test_bits_rates_from_model),
-         XB_TEST(test_physical_wer_binomial), XB_TEST(test_physical_config_errors))
+         XB_TEST(test_physical_wer_binomial), XB_TEST(test_physical_config_errors),
+         XB_TEST(test_hidden_hist))

@@ -22,7 +22,13 @@
  * bound); SRAM traffic of the optimiser (m, v, W_h: 3 words read and 3 written per
  * weight per step = 3 64-bit accesses, 1 MB SRAM). Forward/backward products are not
  * booked here (they belong to the crossbar layer once it carries the binary weights). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_histogram.h>
 
 #include "core/xb_config.h"
 #include "core/xb_mem.h"
@@ -32,7 +38,7 @@
 #include "training/xb_trainer.h"
 
 enum { P_META, P_DECAY, P_BETA1, P_BETA2, P_EPS, P_INIT_WIDTH, P_HIDDEN, P_WDEV, P_BER_WRITE,
-       P_BER_READ, P_E_WRITE, P_PACKED, P_BN_LR, P_BER_MODE, P_NPARAMS };
+       P_BER_READ, P_E_WRITE, P_PACKED, P_BN_LR, P_BER_MODE, P_DUMP_HIDDEN, P_NPARAMS };
 enum { BER_DIRECT, BER_PHYSICAL };
 enum { HIDDEN_DIGITAL, HIDDEN_HFOX };
 enum { WDEV_NONE, WDEV_STMRAM };
@@ -51,6 +57,7 @@ static const xb_param_spec mb_params[P_NPARAMS] = {
     [P_E_WRITE] = { "e_write", 0.5e-12, "J", 0, 1e-9, "energy of one binary-weight write", 0, NULL, "DEVICES.md 9 (MTJ write, unverified)" },
     [P_PACKED] = { "packed", 1, "", 0, 1, "XNOR-popcount for binary x binary products (exact)", XB_P_BOOL, NULL, NULL },
     [P_BN_LR] = { "bn_lr", 0, "", 0, 100, "Adam step of the BatchNorm parameters (0: lr; hfox: 0.008)", 0, NULL, "[MajCode] (ALGORITHMS.md 2)" },
+    [P_DUMP_HIDDEN] = { "dump_hidden", 0, "", 0, 1, "write hidden_hist.csv: histogram of |W_h| per layer at the end of each task (bins of 0.02)", XB_P_BOOL, NULL, NULL },
     [P_BER_MODE] = { "ber_mode", 0, "", 0, 0, "stmram bit errors: direct (ber_write, ber_read, e_write) or physical (WER, read BER and I^2 R t from the [bits] keys)", XB_P_ENUM, "direct|physical", "DEVICES.md 5" },
 };
 
@@ -103,7 +110,7 @@ xb_status xb_mbnn_bits_rates(const struct xb_config *c, xb_mbnn_bits *out, xb_er
     return XB_OK;
 }
 
-typedef struct mb { xb_mbnn *net; double nweights; int wdev, hfox, phys; xb_energy_units u; } mb;
+typedef struct mb { xb_mbnn *net; double nweights; int wdev, hfox, phys, dump; xb_energy_units u; } mb;
 
 static void mb_free(void *state)
 {
@@ -198,6 +205,7 @@ static xb_status mb_alloc(void **out, const xb_trainer_setup *su, xb_err *err)
     s->wdev = wdev;
     s->hfox = D != NULL;
     s->phys = phys;
+    s->dump = p[P_DUMP_HIDDEN] != 0;
     xb_energy_units_init(&s->u, NULL);
     for (size_t l = 0; l < o.nlayers; l++) s->nweights += (double)o.sizes[l] * o.sizes[l + 1];
     xb_status st = xb_mbnn_alloc(&s->net, &o, err);
@@ -238,6 +246,50 @@ static void mb_ledger(void *state, xb_energy *out)
 
 static void mb_task_begin(void *state, size_t task) { xb_mbnn_task_begin(((mb *)state)->net, task); }
 
+xb_status xb_mbnn_hidden_hist(xb_mbnn *n, size_t task, double width, FILE *f, xb_err *err)
+{
+    for (size_t l = 0; l < XB_MBNN_MAX_LAYERS; l++) {
+        const float *w = xb_mbnn_hidden(n, l);
+        if (!w) break;
+        const size_t k = xb_mbnn_size(n, l);
+        double hi = 0;
+        for (size_t i = 0; i < k; i++) hi = fmax(hi, fabs((double)w[i]));
+        const size_t nb = (size_t)floor(hi / width) + 1;       /* the last bin holds hi */
+        gsl_histogram *h = gsl_histogram_alloc(nb);
+        if (!h) return xb_fail(err, XB_ENOMEM, "meta_bnn: out of memory (hidden histogram)");
+        gsl_histogram_set_ranges_uniform(h, 0, (double)nb * width);
+        size_t lost = 0;
+        for (size_t i = 0; i < k; i++) lost += gsl_histogram_increment(h, fabs((double)w[i])) != GSL_SUCCESS;
+        if (lost) {                               /* cannot happen: the range holds max |W_h| */
+            gsl_histogram_free(h);
+            return xb_fail(err, XB_ERANGE, "meta_bnn: %zu weights outside the |W_h| histogram", lost);
+        }
+        for (size_t b = 0; b < nb; b++) {
+            double lo, up;
+            gsl_histogram_get_range(h, b, &lo, &up);
+            const double c = gsl_histogram_get(h, b);
+            if (c > 0) fprintf(f, "%zu,%zu,%.6g,%.6g,%.0f,%.9g\n", task + 1, l + 1, lo, up, c, c / (double)k);
+        }
+        gsl_histogram_free(h);
+    }
+    return ferror(f) ? xb_fail(err, XB_EIO, "hidden_hist.csv: write error") : XB_OK;
+}
+
+static xb_status mb_task_end(void *state, size_t task, const char *dir, xb_err *err)
+{
+    mb *s = state;
+    if (!s->dump) return XB_OK;
+    char path[4200];
+    if (snprintf(path, sizeof path, "%s/hidden_hist.csv", dir) >= (int)sizeof path)
+        return xb_fail(err, XB_EINVAL, "output directory name too long: %s", dir);
+    FILE *f = fopen(path, task == 0 ? "w" : "a");
+    if (!f) return xb_fail(err, XB_EIO, "%s: %s", path, strerror(errno));
+    if (task == 0) fprintf(f, "task,layer,lo,hi,count,fraction\n");
+    xb_status st = xb_mbnn_hidden_hist(s->net, task, 0.02, f, err);
+    if (fclose(f) && !st) st = xb_fail(err, XB_EIO, "%s: %s", path, strerror(errno));
+    return st;
+}
+
 static const char *mb_device(void *state)
 {
     const mb *s = state;
@@ -252,5 +304,5 @@ const xb_trainer_type xb_trainer_meta_bnn = {
     .params = mb_params, .nparams = P_NPARAMS,
     .alloc = mb_alloc, .free = mb_free, .step = mb_step, .predict = mb_predict,
     .ledger = mb_ledger, .task_begin = mb_task_begin, .device_name = mb_device,
-    .predict_task = mb_predict_task,
+    .predict_task = mb_predict_task, .task_end = mb_task_end,
 };

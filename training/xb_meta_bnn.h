@@ -39,6 +39,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/xb_err.h"
 
@@ -93,6 +94,13 @@ void xb_mbnn_get_stats(const xb_mbnn *n, xb_mbnn_stats *s);
 
 /* Hidden weights of layer l (sizes[l+1] x sizes[l], row-major); stored bits follow. */
 float *xb_mbnn_hidden(xb_mbnn *n, size_t l);
+/* Number of weights of layer l (sizes[l+1] x sizes[l]; 0 past the last layer). */
+size_t xb_mbnn_size(const xb_mbnn *n, size_t l);
+/* Append the histogram of |W_h| of every layer to f as CSV rows
+ * task+1,layer+1,lo,hi,count,fraction (bins [lo, hi) of `width` from 0, empty bins
+ * left out; fraction = count / weights of the layer): what `dump_hidden` writes to
+ * hidden_hist.csv at the end of each task. */
+xb_status xb_mbnn_hidden_hist(xb_mbnn *n, size_t task, double width, FILE *f, xb_err *err);
 /* dL/dW_b of layer l from the last step (weight decay not included; tests). */
 const float *xb_mbnn_grad(const xb_mbnn *n, size_t l);
 /* Re-derive every stored bit from sign(W_h) as a fresh programming of the whole net,

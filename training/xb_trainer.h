@@ -63,6 +63,9 @@ typedef struct xb_trainer_type {
      * rule keeps per task (e.g. BatchNorm, ALGORITHMS.md 3 "task" scenario); NULL: the
      * runner uses predict. */
     void (*predict_task)(void *state, size_t task, const float *x, size_t m, unsigned *pred);
+    /* Task `task` (0-based) has finished its epochs (not called after an interrupt);
+     * dir is the run's output directory, for per-task dumps. May be NULL. */
+    xb_status (*task_end)(void *state, size_t task, const char *dir, xb_err *err);
 } xb_trainer_type;
 
 extern const xb_trainer_type *const xb_trainer_types[];      /* NULL-terminated */
