@@ -5,6 +5,7 @@
 #include "devices/xb_device.h"
 #include "experiments/xb_eval.h"
 #include "experiments/xb_run.h"
+#include "training/xb_meta_bnn.h"
 #include "training/xb_trainer.h"
 
 const xb_section *const xb_cli_sections[] = {
@@ -13,8 +14,9 @@ const xb_section *const xb_cli_sections[] = {
     &xb_section_crossbar, &xb_section_energy,
     &xb_section_run, &xb_section_net, &xb_section_train,
     &xb_section_eval,
+    &xb_section_bits,
     NULL,
 };
 
 const char *const xb_cli_section_names[] = { "data", "device", "sweep", "crossbar", "energy",
-                                             "run", "net", "train", "eval", NULL };
+                                             "run", "net", "train", "eval", "bits", NULL };

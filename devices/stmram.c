@@ -251,6 +251,15 @@ static double mt_p_read(const xb_row *r, const double *p, size_t j)
     return pd + ps;
 }
 
+double xb_stmram_read_ber(const double *p)
+{
+    const double gp = 1 / p[MP_R_P], gap = 1 / (p[MP_R_P] * (1.0 + p[MP_TMR]));
+    const double pd = mt_p_thermal(p[MP_I_READ], p[MP_T_READ], p[MP_DELTA], p[MP_IC0], p[MP_TAU0]);
+    const double ps = p[MP_SENSE_NOISE] > 0
+                          ? gsl_cdf_ugaussian_Q(0.5 * (gp - gap) / (p[MP_SENSE_NOISE] * gp)) : 0;
+    return pd + ps;
+}
+
 static void mt_conductance(const xb_row *r, const double *p, float *g, const xb_rng *rng)
 {
     for (size_t j = 0; j < r->n; j++) {

@@ -12,6 +12,9 @@
  * device of the stmram parameter vector p (Delta, I_c0, tau0, tau_D; physical mode),
  * in [0, 1]; computed through its logarithm in double. */
 double xb_stmram_wer(const double *p, double i, double t);
+/* Read error probability of one read of the nominal device of p (physical mode: read
+ * disturb under i_read for t_read plus the sense-amplifier error Q(margin / noise)). */
+double xb_stmram_read_ber(const double *p);
 
 /* The switching law of one cell: what the write error rate and the write energy
  * depend on. */

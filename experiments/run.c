@@ -532,6 +532,7 @@ xb_status xb_run(const xb_config *c, const xb_run_opts *o, xb_run_summary *sum, 
             if (pf) progress(r, pf, tty, task, epoch, i, n, correct, te0, done_total, total, 1);
             if ((st = evaluate(r, task, epoch, correct, i, epoch == epochs && !stopped, err))) goto out;
         }
+        if (!stopped && r->T->task_end && (st = r->T->task_end(r->tr.state, task, r->dir, err))) goto out;
     }
     if (r->ev && !stopped && task > 0) {      /* wakeup.csv on the last task */
         xb_par_blas_threads(xb_par_budget());

@@ -16,6 +16,9 @@ check unknown-command 2 "unknown command 'frobnicate'" -- "$X" frobnicate
 check version 0 "xbemu [0-9]" -- "$X" version
 check config-show 0 "dw_min" -- "$X" config show
 check config-bad-section 2 "unknown section" -- "$X" config show nosuch
+check config-show-bits 0 "i_write" -- "$X" config show bits
+printf '[train]\nalgorithm = meta_bnn\nweight_device = stmram\nber_mode = physical\n[bits]\ni_write = 1\n' > "$T/bits.ini"
+check run-bits-range 2 "bits.ini:6: \[bits\] i_write = 1 A is outside \[0, 0.1\] A" -- "$X" run "$T/bits.ini"
 check devices 0 "softbounds" -- "$X" devices
 check devices-show 0 "dw_min_std" -- "$X" devices show softbounds
 check devices-unknown 2 "unknown device model 'nosuch'" -- "$X" devices show nosuch

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_cdf.h>
+
+#include "core/xb_config.h"
 #include "core/xb_mem.h"
 #include "core/xb_par.h"
 #include "core/xb_rng.h"
@@ -458,10 +461,238 @@ static void test_trainer_registered(void)
     }
 }
 
+/* ---- [train] ber_mode = physical: rates and energy from the stmram model ---- */
+static xb_config *cfg_of(const char *text)
+{
+    xb_config *c = xb_config_alloc();
+    xb_err err = {0};
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(xb_config_load_string(c, text, "t.ini", &err), XB_OK);
+    return c;
+}
+
+/* WER of DEVICES.md 5 in double: thermal (Neel-Brown + STT) below I_c0, precessional
+ * above (where, at these widths, it is below the thermal value e^(-t/tau0)). */
+static double wer_thermal(double i, double t) { return exp(-(t / 1e-9) * exp(-45 * (1 - i / 50e-6))); }
+static double wer_prec(double i, double t)
+{
+    return -expm1(-(9.869604401089358 * 45 / 4) * exp(-2 * (i / 50e-6 - 1) * t / 1e-9));
+}
+
+static void test_bits_rates_from_model(void)
+{
+    xb_err err = {0};
+    xb_mbnn_bits b;
+    CU_ASSERT_EQUAL_FATAL(xb_mbnn_bits_rates(NULL, &b, &err), XB_OK);       /* defaults */
+    CU_ASSERT(fabs(b.wer - wer_prec(100e-6, 10e-9)) <= 1e-9 * wer_prec(100e-6, 10e-9));
+    /* read: disturb ~ 1e-15 plus the sense error Q(half margin / noise) */
+    const double q = gsl_cdf_ugaussian_Q(0.5 * (1 - 1 / 2.5) / 0.05);
+    CU_ASSERT(fabs(b.ber_read - q) <= 1e-5 * q);
+    CU_ASSERT(fabs(b.e_write_J - 100e-6 * 100e-6 * 8750 * 10e-9) <= 1e-12 * b.e_write_J);
+    const double is[] = { 30e-6, 45e-6, 47.6e-6, 49e-6, 120e-6 };
+    for (size_t k = 0; k < 5; k++) {
+        char t[200];
+        snprintf(t, sizeof t, "[bits]\ni_write = %.17g\nt_write = 5e-9\nsense_noise = 0.3\n"
+                 "r_p = 4e3\ntmr = 1\n", is[k]);
+        xb_config *c = cfg_of(t);
+        CU_ASSERT_EQUAL_FATAL(xb_mbnn_bits_rates(c, &b, &err), XB_OK);
+        const double w = is[k] < 50e-6 ? wer_thermal(is[k], 5e-9) : wer_prec(is[k], 5e-9);
+        CU_ASSERT(fabs(b.wer - w) <= 1e-9 * w);
+        CU_ASSERT(fabs(b.ber_read - gsl_cdf_ugaussian_Q(0.5 * 0.5 / 0.3)) <= 1e-6);
+        CU_ASSERT(fabs(b.e_write_J - is[k] * is[k] * 6e3 * 5e-9) <= 1e-12 * b.e_write_J);
+        xb_config_free(c);
+    }
+    /* every [bits] key is the stmram key of that name, with its default */
+    const xb_device_type *M = xb_device_find("stmram");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(M);
+    for (size_t k = 0; k < xb_section_bits.nparams; k++) {
+        const xb_param_spec *sp = &xb_section_bits.params[k];
+        const xb_param_spec *d = xb_param_find(M->params, M->nparams, sp->name);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        CU_ASSERT(d->def == sp->def && d->min == sp->min && d->max == sp->max);
+        CU_ASSERT_STRING_EQUAL(d->unit, sp->unit);
+    }
+    /* a bad value names the file, line and key with the range */
+    xb_config *c = cfg_of("[bits]\ni_write = 1\n");
+    CU_ASSERT_NOT_EQUAL(xb_mbnn_bits_rates(c, &b, &err), XB_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "t.ini:2"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "i_write"));
+    xb_config_free(c);
+    c = cfg_of("[bits]\ni_wirte = 1e-5\n");
+    CU_ASSERT_NOT_EQUAL(xb_mbnn_bits_rates(c, &b, &err), XB_OK);
+    xb_config_free(c);
+}
+
+/* The trainer in physical mode: writes fail with 1 - P_sw of the model (binomial over
+ * the flips), each flip booked once at I^2 R t, and the run is the engine's run with
+ * those rates, bit for bit. */
+static void test_physical_wer_binomial(void)
+{
+    static float x[NS * D];
+    static unsigned y[NS];
+    blobs(1, 0, 1, x, y);
+    char t[400];
+    snprintf(t, sizeof t, "[net]\nlayers = %d-96-70-2\n[train]\nalgorithm = meta_bnn\nlr = 0.05\n"
+             "batch = 50\nweight_device = stmram\nber_mode = physical\n[bits]\ni_write = 47.6e-6\n", D);
+    xb_config *c = cfg_of(t);
+    xb_err err = {0};
+    xb_net_spec net;
+    const xb_trainer_type *T = NULL;
+    double train[XB_TRAIN_NPARAMS], own[64];
+    CU_ASSERT_EQUAL_FATAL(xb_trainer_config(c, &net, &T, train, own, &err), XB_OK);
+    const xb_trainer_setup su = { c, net, train, own, 8 };
+    void *st = NULL;
+    CU_ASSERT_EQUAL_FATAL(T->alloc(&st, &su, &err), XB_OK);
+    CU_ASSERT_STRING_EQUAL(T->device_name(st), "stmram-physical");
+    const double wer = wer_thermal(47.6e-6, 10e-9), ej = 47.6e-6 * 47.6e-6 * 8750 * 10e-9;
+    CU_ASSERT(wer > 0.2 && wer < 0.5);
+    xb_mbnn_bits b;
+    CU_ASSERT_EQUAL_FATAL(xb_mbnn_bits_rates(c, &b, &err), XB_OK);
+    xb_mbnn_opts o = xb_mbnn_defaults();
+    o.nlayers = 3; o.sizes[0] = D; o.sizes[1] = 96; o.sizes[2] = 70; o.sizes[3] = 2;
+    o.lr = 0.05; o.seed = 8; o.ber_write = b.wer; o.ber_read = b.ber_read; o.e_write_J = b.e_write_J;
+    xb_mbnn *n = NULL;
+    CU_ASSERT_EQUAL_FATAL(xb_mbnn_alloc(&n, &o, &err), XB_OK);
+    for (int e = 0; e < 3; e++)
+        for (size_t s = 0; s < NS; s += 50) {
+            T->step(st, x + s * D, y + s, 50);
+            xb_mbnn_step(n, x + s * D, y + s, 50);
+        }
+    xb_mbnn_stats ms;
+    xb_mbnn_get_stats(n, &ms);
+    xb_energy led;
+    T->ledger(st, &led);
+    const double flips = (double)ms.flips_total;
+    CU_ASSERT(flips > 1000);
+    CU_ASSERT_EQUAL(led.c[XB_C_WRITES], flips);                  /* the same run */
+    CU_ASSERT(fabs(led.J[XB_E_PROGRAM] - flips * ej) <= 1e-9 * flips * ej);
+    double failed = 0;
+    for (size_t l = 0; l < 3; l++) failed += (double)ms.failed[l];
+    const double sd = sqrt(flips * wer * (1 - wer));
+    CU_ASSERT(fabs(failed - wer * flips) <= 5 * sd);
+    CU_ASSERT(5 * sd < 0.25 * wer * flips);
+    xb_mbnn_free(n);
+    T->free(st);
+    xb_config_free(c);
+}
+
+static void test_physical_config_errors(void)
+{
+    const char *bad[] = {
+        "[train]\nalgorithm = meta_bnn\nber_mode = physical\n",                 /* no stmram */
+        "[train]\nalgorithm = meta_bnn\nweight_device = stmram\nber_mode = physical\nber_write = 0.1\n",
+        "[train]\nalgorithm = meta_bnn\nweight_device = stmram\nber_mode = physical\ne_write = 1e-12\n",
+        "[train]\nalgorithm = meta_bnn\nweight_device = stmram\n[bits]\ni_write = 5e-5\n",  /* direct */
+        "[train]\nalgorithm = meta_bnn\nweight_device = stmram\nber_mode = physical\n[bits]\nt_write = 0\n",
+    };
+    for (size_t k = 0; k < 5; k++) {
+        char t[400];
+        snprintf(t, sizeof t, "[net]\nlayers = 4-3-2\n%s", bad[k]);
+        xb_config *c = cfg_of(t);
+        xb_err err = {0};
+        xb_net_spec net;
+        const xb_trainer_type *T = NULL;
+        double train[XB_TRAIN_NPARAMS], own[64];
+        void *st = NULL;
+        xb_status s = xb_trainer_config(c, &net, &T, train, own, &err);
+        if (s == XB_OK) {
+            const xb_trainer_setup su = { c, net, train, own, 1 };
+            s = T->alloc(&st, &su, &err);
+        }
+        CU_ASSERT_NOT_EQUAL(s, XB_OK);
+        CU_ASSERT_PTR_NULL(st);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "t.ini:"));
+        xb_config_free(c);
+    }
+}
+
+/* hidden_hist.csv rows: every weight in exactly one bin, each bin's count equal to a
+ * direct count of lo <= |W_h| < hi; the trainer writes one block per task end. */
+static void check_hist_rows(xb_mbnn *n, FILE *f, size_t task, int *rows)
+{
+    char line[256];
+    double tot[3] = { 0, 0, 0 };
+    int ok = 1;
+    *rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        size_t t, l;
+        double lo, hi, c, fr;
+        if (sscanf(line, "%zu,%zu,%lf,%lf,%lf,%lf", &t, &l, &lo, &hi, &c, &fr) != 6) continue;
+        if (t != task + 1 || l < 1 || l > 3) { ok = 0; continue; }
+        const float *w = xb_mbnn_hidden(n, l - 1);
+        const size_t k = xb_mbnn_size(n, l - 1);
+        double d = 0;
+        for (size_t i = 0; i < k; i++) d += fabs((double)w[i]) >= lo && fabs((double)w[i]) < hi;
+        ok &= d == c && fabs(hi - lo - 0.02) < 1e-9 && fabs(fr - c / (double)k) <= 1e-8 * fr;
+        tot[l - 1] += c;
+        (*rows)++;
+    }
+    CU_ASSERT(ok);
+    for (size_t l = 0; l < 3; l++) CU_ASSERT_EQUAL(tot[l], (double)xb_mbnn_size(n, l));
+}
+
+static void test_hidden_hist(void)
+{
+    static float x[NS * D];
+    static unsigned y[NS];
+    blobs(1, 0, 1, x, y);
+    xb_mbnn *n = small_net(1.35, 5);
+    train(n, x, y, 20);
+    FILE *f = tmpfile();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    xb_err err = {0};
+    CU_ASSERT_EQUAL(xb_mbnn_hidden_hist(n, 1, 0.02, f, &err), XB_OK);
+    rewind(f);
+    int rows = 0;
+    check_hist_rows(n, f, 1, &rows);
+    CU_ASSERT(rows > 10);                          /* |W_h| spread over many bins */
+    fclose(f);
+    xb_mbnn_free(n);
+    /* through the trainer: dump_hidden = true writes a header and a block per task */
+    char dir[] = "/tmp/xbemu-hist-XXXXXX", path[64], t[300];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    snprintf(t, sizeof t, "[net]\nlayers = %d-96-70-2\n[train]\nalgorithm = meta_bnn\nlr = 0.05\n"
+             "batch = 50\nmeta = 1\ndump_hidden = true\n", D);
+    xb_config *c = cfg_of(t);
+    xb_net_spec net;
+    const xb_trainer_type *T = NULL;
+    double tr[XB_TRAIN_NPARAMS], own[64];
+    CU_ASSERT_EQUAL_FATAL(xb_trainer_config(c, &net, &T, tr, own, &err), XB_OK);
+    const xb_trainer_setup su = { c, net, tr, own, 3 };
+    void *st = NULL;
+    CU_ASSERT_EQUAL_FATAL(T->alloc(&st, &su, &err), XB_OK);
+    for (size_t k = 0; k < 2; k++) {
+        T->task_begin(st, k);
+        for (size_t s = 0; s < NS; s += 50) T->step(st, x + s * D, y + s, 50);
+        CU_ASSERT_EQUAL(T->task_end(st, k, dir, &err), XB_OK);
+    }
+    snprintf(path, sizeof path, "%s/hidden_hist.csv", dir);
+    f = fopen(path, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char line[256];
+    CU_ASSERT_PTR_NOT_NULL(fgets(line, sizeof line, f));
+    CU_ASSERT_STRING_EQUAL(line, "task,layer,lo,hi,count,fraction\n");
+    size_t per_task[3] = { 0, 0, 0 };
+    while (fgets(line, sizeof line, f)) {
+        size_t tk = 0;
+        if (sscanf(line, "%zu,", &tk) == 1 && tk <= 2) per_task[tk]++;
+    }
+    CU_ASSERT(per_task[1] > 0 && per_task[2] > 0 && per_task[0] == 0);
+    fclose(f);
+    remove(path);
+    remove(dir);
+    CU_ASSERT_NOT_EQUAL(T->task_end(st, 0, "/nonexistent-dir/x", &err), XB_OK);   /* names the file */
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "hidden_hist.csv"));
+    T->free(st);
+    xb_config_free(c);
+}
+
 XB_SUITE(meta_bnn, XB_TEST(test_fmeta_direction), XB_TEST(test_meta0_is_plain_adam),
          XB_TEST(test_fast_kernel_bits), XB_TEST(test_xnor_equals_float_product),
          XB_TEST(test_learns_separable), XB_TEST(test_bn_task_restore),
          XB_TEST(test_ber_program_binomial), XB_TEST(test_energy_once_per_flip),
          XB_TEST(test_threads_same_bits), XB_TEST(test_alloc_failures),
          XB_TEST(test_hfox_pulses_and_learning), XB_TEST(test_gradients_match_reference),
-         XB_TEST(test_trainer_registered))
+         XB_TEST(test_trainer_registered), XB_TEST(test_bits_rates_from_model),
+         XB_TEST(test_physical_wer_binomial), XB_TEST(test_physical_config_errors),
+         XB_TEST(test_hidden_hist))

@@ -653,6 +653,11 @@ void xb_mbnn_get_stats(const xb_mbnn *n, xb_mbnn_stats *s) { *s = n->st; }
 
 float *xb_mbnn_hidden(xb_mbnn *n, size_t l) { return l < n->L ? n->Wh[l] : NULL; }
 
+size_t xb_mbnn_size(const xb_mbnn *n, size_t l)
+{
+    return l < n->L ? n->o.sizes[l] * n->o.sizes[l + 1] : 0;
+}
+
 const float *xb_mbnn_grad(const xb_mbnn *n, size_t l) { return l < n->L ? n->gW[l] : NULL; }
 
 xb_status xb_mbnn_wh_stats(xb_mbnn *n, size_t l, xb_mbnn_whstats *s, xb_err *err)

@@ -39,6 +39,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/xb_err.h"
 
@@ -93,6 +94,13 @@ void xb_mbnn_get_stats(const xb_mbnn *n, xb_mbnn_stats *s);
 
 /* Hidden weights of layer l (sizes[l+1] x sizes[l], row-major); stored bits follow. */
 float *xb_mbnn_hidden(xb_mbnn *n, size_t l);
+/* Number of weights of layer l (sizes[l+1] x sizes[l]; 0 past the last layer). */
+size_t xb_mbnn_size(const xb_mbnn *n, size_t l);
+/* Append the histogram of |W_h| of every layer to f as CSV rows
+ * task+1,layer+1,lo,hi,count,fraction (bins [lo, hi) of `width` from 0, empty bins
+ * left out; fraction = count / weights of the layer): what `dump_hidden` writes to
+ * hidden_hist.csv at the end of each task. */
+xb_status xb_mbnn_hidden_hist(xb_mbnn *n, size_t task, double width, FILE *f, xb_err *err);
 /* dL/dW_b of layer l from the last step (weight decay not included; tests). */
 const float *xb_mbnn_grad(const xb_mbnn *n, size_t l);
 /* Re-derive every stored bit from sign(W_h) as a fresh programming of the whole net,
@@ -131,5 +139,16 @@ void xb_mbnn_pack(const float *x, size_t rows, size_t cols, uint64_t *bits);
 /* z[s][j] = sum_k a_sk w_jk for +-1 rows packed by xb_mbnn_pack, n = cols. */
 void xb_mbnn_xnor_gemm(const uint64_t *a, size_t b, const uint64_t *w, size_t out, size_t n,
                        float *z);
+
+/* ---- [bits]: ST-MRAM cells of the binary weights ([train] ber_mode = physical) ---- */
+struct xb_config;
+struct xb_section;
+extern const struct xb_section xb_section_bits;
+/* What the `stmram` model (devices/xb_stmram.h, nominal device, DEVICES.md 5 and 9)
+ * gives for the [bits] keys of c (c NULL: the defaults): write error rate of one write
+ * pulse = 1 - P_sw(i_write, t_write), read error probability, and the energy of one
+ * write I^2 t (R_P + R_AP)/2. Errors name file:line:key and the allowed range. */
+typedef struct xb_mbnn_bits { double wer, ber_read, e_write_J, i_write, t_write; } xb_mbnn_bits;
+xb_status xb_mbnn_bits_rates(const struct xb_config *c, xb_mbnn_bits *out, xb_err *err);
 
 #endif

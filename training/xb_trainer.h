@@ -68,6 +68,9 @@ typedef struct xb_trainer_type {
     void (*sample_probs)(void *state, const float *x, size_t m, unsigned S, float *probs);
     /* Extra "key": value pairs for run.json (a JSON object's body, no braces); may be NULL. */
     void (*report)(void *state, char *buf, size_t len);
+    /* Task `task` (0-based) has finished its epochs (not called after an interrupt);
+     * dir is the run's output directory, for per-task dumps. May be NULL. */
+    xb_status (*task_end)(void *state, size_t task, const char *dir, xb_err *err);
 } xb_trainer_type;
 
 extern const xb_trainer_type *const xb_trainer_types[];      /* NULL-terminated */
