@@ -18,32 +18,6 @@ double xb_rng_normal_d(const xb_rng *r, uint32_t col, uint32_t draw)
     return sqrt(-2.0 * log(a)) * cos(6.283185307179586 * b);
 }
 
-void xb_rng_fill_uniform(const xb_rng *r, uint32_t draw, size_t n, float *out)
-{
-    for (size_t j = 0; j < n; j += 4) {
-        const philox4x32_ctr_t x = xb_rng_raw(r, (uint32_t)(j / 4), draw);
-        const size_t m = n - j < 4 ? n - j : 4;
-        for (size_t k = 0; k < m; k++) out[j + k] = u01fixedpt_open_open_32_float(x.v[k]);
-    }
-}
-
-void xb_rng_fill_normal(const xb_rng *r, uint32_t draw, size_t n, float *out)
-{
-    for (size_t j = 0; j < n; j += 4) {
-        const philox4x32_ctr_t x = xb_rng_raw(r, (uint32_t)(j / 4), draw);
-        float z[4];
-        for (int h = 0; h < 2; h++) {          /* two Box-Muller pairs per call */
-            const float u = u01fixedpt_open_open_32_float(x.v[2 * h]);
-            const float v = u01fixedpt_open_open_32_float(x.v[2 * h + 1]);
-            const float rad = sqrtf(-2.0f * logf(u)), th = 6.28318530717958648f * v;
-            z[2 * h] = rad * cosf(th);
-            z[2 * h + 1] = rad * sinf(th);
-        }
-        const size_t m = n - j < 4 ? n - j : 4;
-        for (size_t k = 0; k < m; k++) out[j + k] = z[k];
-    }
-}
-
 /* ---- ziggurat (Marsaglia & Tsang, J. Stat. Softw. 5(8), 2000: 128 layers) ---- */
 static uint32_t zig_k[128];
 static float zig_w[128], zig_f[128];
@@ -109,32 +83,16 @@ static float zig_slow(const xb_rng *r, uint32_t j, uint32_t draw, int32_t hz)
     }
 }
 
-void xb_rng_fill_normal_zig(const xb_rng *r, uint32_t draw, size_t n, float *out)
+/* The ziggurat on fill words: out[k] from words[k], element index j0 + k. */
+void xb_rng_zig_words(const xb_rng *r, uint32_t draw, uint32_t j0, const uint32_t *words,
+                      size_t m, float *out)
 {
-    for (size_t j = 0; j < n; j += 4) {
-        const philox4x32_ctr_t x = xb_rng_raw(r, (uint32_t)(j / 4), draw);
-        const size_t m = n - j < 4 ? n - j : 4;
-        for (size_t k = 0; k < m; k++) {
-            const int32_t hz = (int32_t)x.v[k];
-            const uint32_t iz = x.v[k] & 127;
-            const uint32_t mag = hz < 0 ? 0u - (uint32_t)hz : (uint32_t)hz;
-            out[j + k] = mag < zig_k[iz] ? (float)hz * zig_w[iz]
-                                         : zig_slow(r, (uint32_t)(j + k), draw, hz);
-        }
-    }
-}
-
-void xb_rng_bernoulli_bits(const xb_rng *r, uint32_t col, uint32_t draw0, double p,
-                           unsigned nbits, uint64_t *words)
-{
-    const uint64_t thr = xb_rng_bernoulli_threshold(p);
-    const unsigned nw = (nbits + 63) / 64;
-    for (unsigned w = 0; w < nw; w++) words[w] = 0;
-    if (thr == 0) return;
-    for (unsigned b = 0; b < nbits; b += 4) {
-        const philox4x32_ctr_t x = xb_rng_raw(r, col, draw0 + b / 4);
-        for (unsigned k = 0; k < 4 && b + k < nbits; k++)
-            if ((uint64_t)x.v[k] < thr) words[(b + k) / 64] |= 1ull << ((b + k) % 64);
+    for (size_t k = 0; k < m; k++) {
+        const int32_t hz = (int32_t)words[k];
+        const uint32_t iz = words[k] & 127;
+        const uint32_t mag = hz < 0 ? 0u - (uint32_t)hz : (uint32_t)hz;
+        out[k] = mag < zig_k[iz] ? (float)hz * zig_w[iz]
+                                 : zig_slow(r, j0 + (uint32_t)k, draw, hz);
     }
 }
 
