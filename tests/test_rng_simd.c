@@ -2,12 +2,15 @@
  * CPU has is forced in turn and must give, bit for bit, the words of the scalar
  * Random123 philox4x32 (xb_rng_raw) and the fills of the scalar level, over many keys,
  * counters (including 32-bit wrap-around) and lengths (every tail of 16, 8 and 4). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/xb_mem.h"
 #include "core/xb_rng.h"
+#include "core/xb_param.h"
+#include "devices/xb_device.h"
 #include "tests/xb_test.h"
 
 /* Lengths that exercise every tail of 16/8/4-wide batches and the 256-block chunks. */
@@ -179,5 +182,83 @@ static void test_fills_equal_scalar(void)
     xb_free(a); xb_free(b); xb_free(cols);
 }
 
+/* The plain per-pulse SoftBounds kernel (DEVICES.md section 1, fields w, dw_up, dw_down,
+ * b_max, b_min first), drawing each normal with xb_rng_normal: the reference for the
+ * batched kernel of devices/pulsed.c, which must give the same bits. */
+static void ref_softbounds(xb_row *r, double sigma_d, int additive, const int16_t *n, const xb_rng *rng)
+{
+    float *w = r->f[0];
+    const float *up = r->f[1], *dn = r->f[2], *hi = r->f[3], *lo = r->f[4];
+    const float sigma = (float)sigma_d;
+    for (size_t j = 0; j < r->n; j++) {
+        float x = w[j];
+        const float step0 = n[j] > 0 ? up[j] : dn[j];
+        for (int q = 0; q < abs(n[j]); q++) {
+            const float scale = n[j] > 0 ? 1 - x / hi[j] : 1 - x / lo[j];
+            const float z = sigma > 0 ? sigma * xb_rng_normal(rng, (uint32_t)j, (uint32_t)q) : 0;
+            x += additive ? step0 * scale + fabsf(step0) * z : step0 * scale * (1 + z);
+            x = fminf(fmaxf(x, lo[j]), hi[j]);
+        }
+        w[j] = x;
+    }
+}
+
+static void test_pulsed_batches_equal_per_pulse(void)
+{
+    enum { NC = 1000 };                       /* 3 chunks of 256 and a tail of 232 */
+    const xb_device_type *T = xb_device_find("softbounds");
+    CU_ASSERT_FATAL(T != NULL && T->nfields <= 8);
+    float *blk = xb_malloc(2 * 8 * NC * sizeof *blk);
+    int16_t *cnt = xb_malloc(NC * sizeof *cnt);
+    CU_ASSERT_FATAL(blk && cnt);
+    double p[64];
+    xb_param_defaults(T->params, T->nparams, p);
+    const ptrdiff_t kstd = xb_param_index(T->params, T->nparams, "dw_min_std");
+    const ptrdiff_t kadd = xb_param_index(T->params, T->nparams, "additive_noise");
+    const ptrdiff_t kdw = xb_param_index(T->params, T->nparams, "dw_min");
+    CU_ASSERT_FATAL(kstd >= 0 && kadd >= 0 && kdw >= 0);
+    p[kdw] = 0.02;                            /* reach the bounds within the test */
+    int bad = 0, moved = 0;
+    for (int variant = 0; variant < 3; variant++) {
+        p[kstd] = variant == 2 ? 0 : 0.7;
+        p[kadd] = variant == 1;
+        xb_row a = { .n = NC }, b = { .n = NC };
+        for (size_t k = 0; k < T->nfields; k++) { a.f[k] = blk + k * NC; b.f[k] = blk + (8 + k) * NC; }
+        const xb_rng d2d = xb_rng_for_row(5, XB_RNG_D2D, 0, 3, 0);
+        T->init_row(&a, p, &d2d);
+        for (int l = XB_RNG_SIMD_SCALAR; l <= XB_RNG_SIMD_AVX512; l++) {
+            if (!xb_rng_simd_supported(l)) continue;
+            xb_rng_simd_force(l);
+            for (size_t k = 0; k < T->nfields; k++) memcpy(b.f[k], a.f[k], NC * sizeof(float));
+            float *ref = xb_malloc(NC * sizeof *ref);
+            CU_ASSERT_FATAL(ref != NULL);
+            for (uint32_t step = 0; step < 20; step++) {
+                const xb_rng c2c = xb_rng_for_row(5, XB_RNG_C2C, 0, 3, step);
+                const xb_rng cr = xb_rng_for_row(8, XB_RNG_TEST, 0, step, 0);
+                for (size_t j = 0; j < NC; j++) {         /* counts in [-6, 6], ~1/3 zero */
+                    float u[4];
+                    xb_rng_u4(&cr, (uint32_t)j, 0, u);
+                    cnt[j] = u[1] < 0.33f ? 0 : (int16_t)(u[0] * 13) - 6;
+                }
+                memcpy(ref, b.f[0], NC * sizeof *ref);
+                xb_row rr = b;
+                rr.f[0] = ref;
+                ref_softbounds(&rr, p[kstd], variant == 1, cnt, &c2c);
+                const float before = b.f[0][17];
+                T->pulse_row(&b, p, cnt, &c2c);
+                bad += memcmp(ref, b.f[0], NC * sizeof *ref) != 0;
+                moved += before != b.f[0][17];
+            }
+            xb_free(ref);
+        }
+    }
+    xb_rng_simd_force(-1);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT(moved > 10);
+    xb_free(blk);
+    xb_free(cnt);
+}
+
 XB_SUITE(rng_simd, XB_TEST(test_force_and_levels), XB_TEST(test_raw_equals_scalar),
-         XB_TEST(test_kat_every_level), XB_TEST(test_fills_equal_scalar))
+         XB_TEST(test_kat_every_level), XB_TEST(test_fills_equal_scalar),
+         XB_TEST(test_pulsed_batches_equal_per_pulse))
