@@ -308,6 +308,13 @@ void xb_rng_raw_draws(const xb_rng *r, uint32_t col, uint32_t draw0, size_t nblo
     gen(xb_rng_simd_level(), &a, 0, nblocks);
 }
 
+void xb_rng_raw_cols(const xb_rng *r, const uint32_t *cols, uint32_t draw, size_t n, uint32_t *out)
+{
+    gen_args a = args_for(r, 0, draw, 0, n, out);
+    a.cols = cols;
+    gen(xb_rng_simd_level(), &a, 0, n);
+}
+
 void xb_rng_normal_cols(const xb_rng *r, const uint32_t *cols, uint32_t draw, size_t n, float *out)
 {
     uint32_t buf[2 * CHUNK];
@@ -327,6 +334,19 @@ void xb_rng_normal_cols(const xb_rng *r, const uint32_t *cols, uint32_t draw, si
 }
 
 /* ---- fills (layout: element j at col j/4, lane j%4 of `draw`) ---- */
+/* u01fixedpt_open_open_32_float on m words: (0.5f + (i >> 9)) 2^-23, exact in any lane
+ * width (the integer fits 23 bits, so the conversion, the add and the scaling are exact). */
+#define U01_BODY                                                                              \
+    _Pragma("omp simd")                                                                       \
+    for (size_t k = 0; k < m; k++) out[k] = u01fixedpt_open_open_32_float(in[k]);
+static void u01_ref(const uint32_t *restrict in, size_t m, float *restrict out) { U01_BODY }
+#if XB_X86
+__attribute__((target("avx2")))
+static void u01_avx2(const uint32_t *restrict in, size_t m, float *restrict out) { U01_BODY }
+__attribute__((target("avx512f")))
+static void u01_512(const uint32_t *restrict in, size_t m, float *restrict out) { U01_BODY }
+#endif
+
 void xb_rng_fill_uniform(const xb_rng *r, uint32_t draw, size_t n, float *out)
 {
     uint32_t buf[4 * CHUNK];
@@ -335,7 +355,11 @@ void xb_rng_fill_uniform(const xb_rng *r, uint32_t draw, size_t n, float *out)
         const size_t m = n - j < 4 * CHUNK ? n - j : 4 * CHUNK, nb = (m + 3) / 4;
         const gen_args a = args_for(r, (uint32_t)(j / 4), draw, 0, nb, buf);
         gen(level, &a, 0, nb);
-        for (size_t k = 0; k < m; k++) out[j + k] = u01fixedpt_open_open_32_float(buf[k]);
+#if XB_X86
+        if (level >= XB_RNG_SIMD_AVX512) { u01_512(buf, m, out + j); continue; }
+        if (level == XB_RNG_SIMD_AVX2) { u01_avx2(buf, m, out + j); continue; }
+#endif
+        u01_ref(buf, m, out + j);
     }
 }
 

@@ -122,6 +122,9 @@ void xb_rng_raw_fill(const xb_rng *r, uint32_t col0, uint32_t draw, size_t nbloc
 /* out[4b + k] = xb_rng_raw(r, col, draw0 + b).v[k], b < nblocks (a Bernoulli stream). */
 void xb_rng_raw_draws(const xb_rng *r, uint32_t col, uint32_t draw0, size_t nblocks,
                       uint32_t *out);
+/* out[4i + k] = xb_rng_raw(r, cols[i], draw).v[k], i < n (devices picked by index). */
+void xb_rng_raw_cols(const xb_rng *r, const uint32_t *cols, uint32_t draw, size_t n,
+                     uint32_t *out);
 /* out[i] = xb_rng_normal(r, cols[i], draw), bit for bit, i < n: the per-device normals
  * of n devices in one batch. */
 void xb_rng_normal_cols(const xb_rng *r, const uint32_t *cols, uint32_t draw, size_t n,

@@ -16,7 +16,7 @@
 /* Lengths that exercise every tail of 16/8/4-wide batches and the 256-block chunks. */
 static const size_t lens[] = { 0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 23, 31, 33, 63, 64, 65,
                                255, 256, 257, 1023, 1024, 1025, 4099 };
-enum { NLENS = sizeof lens / sizeof *lens, MAXLEN = 4099 * 4 + 64 };
+enum { NLENS = sizeof lens / sizeof *lens, MAXLEN = 4099 * 5 + 64 };
 
 static uint32_t lcg(uint32_t *s) { *s = *s * 1664525u + 1013904223u; return *s; }
 
@@ -74,6 +74,15 @@ static void test_raw_equals_scalar(void)
                 xb_rng_raw_fill(&r, c0, d, nb, w);
                 for (size_t b = 0; b < nb; b++) {
                     const philox4x32_ctr_t x = xb_rng_raw(&r, c0 + (uint32_t)b, d);
+                    bad += memcmp(x.v, w + 4 * b, sizeof x.v) != 0;
+                    checked++;
+                }
+                bad += w[4 * nb] != 0xdeadbeefu;
+                uint32_t *cl = w + 4 * nb + 1;                      /* counters by index */
+                for (size_t b = 0; b < nb; b++) cl[b] = lcg(&s);
+                xb_rng_raw_cols(&r, cl, d, nb, w);
+                for (size_t b = 0; b < nb; b++) {
+                    const philox4x32_ctr_t x = xb_rng_raw(&r, cl[b], d);
                     bad += memcmp(x.v, w + 4 * b, sizeof x.v) != 0;
                     checked++;
                 }
