@@ -3,7 +3,7 @@
 # ../shared/ref/mesu.py, same threads, back to back; seconds per 1000 training samples
 # (training loop only, as the reference times it), medians of REPEATS runs, and the
 # ratio. Then the OOD AUCs (bench/train/w4_ood) once.
-#   REPEATS=3  THREADS="1 2"  SAMPLES=0 (per task; 0 = all 8,000)  OOD=1
+#   REPEATS=3  THREADS="1 2"  SAMPLES=0 (per task; 0 = all 8,000)  OOD=1  REF_RUN=1 (0: skip the reference)
 set -u
 X=${1:?usage: bench/w4.sh path/to/xbemu}
 REPEATS=${REPEATS:-3}; THREADS=${THREADS:-"1 2"}; SAMPLES=${SAMPLES:-0}; OOD=${OOD:-1}
@@ -11,8 +11,9 @@ HERE=$(cd "$(dirname "$0")/.." && pwd)
 REF=$HERE/../shared/ref/mesu.py
 PY=/usr/bin/python3
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-have_ref=1
-if [ ! -f "$REF" ] || ! $PY -c 'import torch' >/dev/null 2>&1; then
+have_ref=${REF_RUN:-1}
+if [ "$have_ref" = 0 ]; then :
+elif [ ! -f "$REF" ] || ! $PY -c 'import torch' >/dev/null 2>&1; then
     have_ref=0; echo "bench w4: python3-torch or $REF missing: reference skipped" >&2
 fi
 median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "null"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
