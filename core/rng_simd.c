@@ -315,6 +315,15 @@ void xb_rng_raw_cols(const xb_rng *r, const uint32_t *cols, uint32_t draw, size_
     gen(xb_rng_simd_level(), &a, 0, n);
 }
 
+void xb_rng_raw_cols_w01(const xb_rng *r, const uint32_t *cols, uint32_t draw, size_t n,
+                         uint32_t *out)
+{
+    gen_args a = args_for(r, 0, draw, 0, n, out);
+    a.cols = cols;
+    a.soa = 1;
+    gen(xb_rng_simd_level(), &a, 0, n);
+}
+
 void xb_rng_normal_cols(const xb_rng *r, const uint32_t *cols, uint32_t draw, size_t n, float *out)
 {
     uint32_t buf[2 * CHUNK];

@@ -167,8 +167,9 @@ static size_t zig_fast_avx2(const uint32_t *words, size_t *kp, size_t m, float *
 }
 #endif
 
-void xb_rng_zig_words(const xb_rng *r, uint32_t draw, uint32_t j0, const uint32_t *words,
-                      size_t m, float *out)
+/* words[k] belongs to element jidx[k] (or j0 + k if jidx is NULL). */
+static void zig_words_idx(const xb_rng *r, uint32_t draw, uint32_t j0, const uint32_t *jidx,
+                          const uint32_t *words, size_t m, float *out)
 {
     enum { PIECE = 1024, BATCH = 64 };
     uint32_t slow[PIECE], cols[BATCH], first[4 * BATCH];
@@ -188,11 +189,38 @@ void xb_rng_zig_words(const xb_rng *r, uint32_t draw, uint32_t j0, const uint32_
         ns = zig_fast_scalar(w, k, mm, o, slow, ns);
         for (size_t i0 = 0; i0 < ns; i0 += BATCH) {  /* ~17 per 1024 words */
             const size_t nb = ns - i0 < BATCH ? ns - i0 : BATCH;
-            for (size_t i = 0; i < nb; i++) cols[i] = j0 + (uint32_t)(k0 + slow[i0 + i]);
+            for (size_t i = 0; i < nb; i++)
+                cols[i] = jidx ? jidx[k0 + slow[i0 + i]] : j0 + (uint32_t)(k0 + slow[i0 + i]);
             xb_rng_raw_cols(&tail, cols, draw, nb, first);     /* tail block 1 of each */
             for (size_t i = 0; i < nb; i++)
                 o[slow[i0 + i]] = zig_slow(r, cols[i], draw, (int32_t)w[slow[i0 + i]], first + 4 * i);
         }
+    }
+}
+
+void xb_rng_zig_words(const xb_rng *r, uint32_t draw, uint32_t j0, const uint32_t *words,
+                      size_t m, float *out)
+{
+    zig_words_idx(r, draw, j0, NULL, words, m, out);
+}
+
+float xb_rng_normal_zig(const xb_rng *r, uint32_t col, uint32_t draw)
+{
+    const uint32_t w = xb_rng_raw(r, col, draw).v[0];
+    float z;
+    zig_words_idx(r, draw, 0, &col, &w, 1, &z);
+    return z;
+}
+
+void xb_rng_normal_zig_cols(const xb_rng *r, const uint32_t *cols, uint32_t draw, size_t n,
+                            float *out)
+{
+    enum { B = 256 };
+    uint32_t w[2 * B];                       /* words 0 and 1 of each block (SoA) */
+    for (size_t i = 0; i < n; i += B) {
+        const size_t m = n - i < B ? n - i : B;
+        xb_rng_raw_cols_w01(r, cols + i, draw, m, w);
+        zig_words_idx(r, draw, 0, cols + i, w, m, out + i);
     }
 }
 

@@ -16,8 +16,10 @@
  * pulse drives w down hard (found in review; aihwkit's consistency step only swaps).
  * C2C noise is multiplicative, dw (1 + sigma xi), or with additive_noise (aihwkit's
  * mult_noise = False, used by the ReRam presets) dw + |dw| sigma xi.
- * C2C: pulse q of device j uses the normal at (col j, draw q) of the C2C stream
- * (xb_rng_normal), drawn in batches of devices (xb_rng_normal_cols).
+ * C2C: pulse q of device j uses the ziggurat normal at (col j, draw q) of the C2C stream
+ * (xb_rng_normal_zig), drawn in batches of devices (xb_rng_normal_zig_cols). Until
+ * 2026-11 it was the Box-Muller xb_rng_normal of the same counters: same distribution,
+ * other bits (and Box-Muller's |z| <= 5.77 bound is gone).
  * Every pulse is clipped to [b_min, b_max] on its own (not after the burst). */
 #include <math.h>
 #include <stdlib.h>
@@ -144,7 +146,7 @@ static double pulsed_energy(const xb_row *r, const double *p, const int16_t *n)
  *
  * The C2C normals are drawn in batches: devices go in chunks of PB, and pulse q of
  * every device of a chunk that still has a q-th pulse is drawn in one vectorised call
- * (core/rng_simd.c), then applied. Each device still sees its own pulses in order, and
+ * (core/rng_simd.c, ziggurat), then applied. Each device still sees its own pulses in order, and
  * each draw is the same pure function of (row, device, pulse) as before, so the
  * result does not depend on the batching (nor on threads). */
 enum { LAW_LINEAR, LAW_SOFT, LAW_EXP };
@@ -175,7 +177,7 @@ static inline void pulse_kernel(xb_row *r, const double *p, const int16_t *n,
             m += n[j] != 0;
         }
         for (int q = 0; m > 0; q++) {              /* pulse q of every device that has it */
-            if (sigma > 0) xb_rng_normal_cols(rng, idx, (uint32_t)q, m, zs);
+            if (sigma > 0) xb_rng_normal_zig_cols(rng, idx, (uint32_t)q, m, zs);
             size_t left = 0;
             for (size_t i = 0; i < m; i++) {
                 const size_t j = idx[i];

@@ -139,6 +139,7 @@ static void run_kind(int kind, const xb_rng *r, uint32_t d, size_t n, const uint
     case 1: xb_rng_fill_normal(r, d, n, o); break;
     case 2: xb_rng_fill_normal_zig(r, d, n, o); break;
     case 3: xb_rng_normal_cols(r, cols, d, n, o); break;
+    case 4: xb_rng_normal_zig_cols(r, cols, d, n, o); break;
     default: xb_rng_bernoulli_bits(r, (uint32_t)n, d, p, nbits, ow); break;
     }
 }
@@ -153,7 +154,7 @@ static void test_fills_equal_scalar(void)
     uint32_t *cols = xb_malloc(MAXLEN * sizeof *cols);
     uint64_t wa[64], wb[64];
     CU_ASSERT_FATAL(a && b && cols);
-    int bad[5] = {0}, direct = 0;
+    int bad[6] = {0}, direct = 0;
     uint32_t s = 777;
     for (int trial = 0; trial < 4; trial++) {
         const xb_rng r = some_rng(&s);
@@ -163,12 +164,13 @@ static void test_fills_equal_scalar(void)
             const size_t n = lens[t] + (size_t)trial;          /* all tails mod 4 too */
             const unsigned nbits = (unsigned)(n % 4000);
             for (size_t i = 0; i < n; i++) cols[i] = trial & 1 ? lcg(&s) : (uint32_t)(3 * i);
-            for (int kind = 0; kind < 5; kind++) {
+            for (int kind = 0; kind < 6; kind++) {
                 xb_rng_simd_force(XB_RNG_SIMD_SCALAR);
                 run_kind(kind, &r, d, n, cols, p, nbits, b, wb);
-                if (kind == 3)
+                if (kind == 3 || kind == 4)
                     for (size_t i = 0; i < n; i++) {
-                        const float z = xb_rng_normal(&r, cols[i], d);
+                        const float z = kind == 3 ? xb_rng_normal(&r, cols[i], d)
+                                                  : xb_rng_normal_zig(&r, cols[i], d);
                         direct += memcmp(&z, b + i, sizeof z) != 0;
                     }
                 for (int li = 0; li < nl; li++) {
@@ -176,14 +178,14 @@ static void test_fills_equal_scalar(void)
                     memset(a, 0xff, n * sizeof *a);
                     memset(wa, 0xff, sizeof wa);
                     run_kind(kind, &r, d, n, cols, p, nbits, a, wa);
-                    bad[kind] += kind < 4 ? memcmp(a, b, n * sizeof *a) != 0
+                    bad[kind] += kind < 5 ? memcmp(a, b, n * sizeof *a) != 0
                                           : memcmp(wa, wb, (nbits + 63) / 64 * sizeof *wa) != 0;
                 }
             }
         }
     }
     xb_rng_simd_force(-1);
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 6; k++) {
         if (bad[k]) printf("[fill kind %d differs from scalar in %d cases] ", k, bad[k]);
         CU_ASSERT_EQUAL(bad[k], 0);
     }
@@ -192,7 +194,7 @@ static void test_fills_equal_scalar(void)
 }
 
 /* The plain per-pulse SoftBounds kernel (DEVICES.md section 1, fields w, dw_up, dw_down,
- * b_max, b_min first), drawing each normal with xb_rng_normal: the reference for the
+ * b_max, b_min first), drawing each normal with xb_rng_normal_zig: the reference for the
  * batched kernel of devices/pulsed.c, which must give the same bits. */
 static void ref_softbounds(xb_row *r, double sigma_d, int additive, const int16_t *n, const xb_rng *rng)
 {
@@ -204,7 +206,7 @@ static void ref_softbounds(xb_row *r, double sigma_d, int additive, const int16_
         const float step0 = n[j] > 0 ? up[j] : dn[j];
         for (int q = 0; q < abs(n[j]); q++) {
             const float scale = n[j] > 0 ? 1 - x / hi[j] : 1 - x / lo[j];
-            const float z = sigma > 0 ? sigma * xb_rng_normal(rng, (uint32_t)j, (uint32_t)q) : 0;
+            const float z = sigma > 0 ? sigma * xb_rng_normal_zig(rng, (uint32_t)j, (uint32_t)q) : 0;
             x += additive ? step0 * scale + fabsf(step0) * z : step0 * scale * (1 + z);
             x = fminf(fmaxf(x, lo[j]), hi[j]);
         }
@@ -268,6 +270,36 @@ static void test_pulsed_batches_equal_per_pulse(void)
     xb_free(cnt);
 }
 
+/* The per-device ziggurat is a standard normal: moments and two tail masses, one
+ * beyond the base layer (3.44), where the slow path draws from the tail stream. */
+static void test_normal_zig_cols_distribution(void)
+{
+    enum { NZ = 1 << 20 };
+    float *z = xb_malloc(NZ * sizeof *z);
+    uint32_t *cols = xb_malloc(NZ * sizeof *cols);
+    CU_ASSERT_FATAL(z && cols);
+    for (uint32_t i = 0; i < NZ; i++) cols[i] = 7 * i + 3;
+    const xb_rng r = xb_rng_for_row(9, XB_RNG_TEST, 2, 4, 6);
+    xb_rng_normal_zig_cols(&r, cols, 5, NZ, z);
+    double s = 0, s2 = 0, s4 = 0;
+    size_t t2 = 0, t35 = 0;
+    for (size_t i = 0; i < NZ; i++) {
+        s += z[i]; s2 += (double)z[i] * z[i]; s4 += (double)z[i] * z[i] * z[i] * z[i];
+        t2 += fabsf(z[i]) > 2.0f;
+        t35 += fabsf(z[i]) > 3.5f;
+    }
+    const double m = s / NZ, v = s2 / NZ;
+    CU_ASSERT(fabs(m) < 5 * sqrt(1.0 / NZ));
+    CU_ASSERT(fabs(v - 1) < 5 * sqrt(2.0 / NZ));                /* var of z^2 is 2 */
+    CU_ASSERT(fabs(s4 / NZ - 3) < 5 * sqrt(96.0 / NZ));         /* var of z^4 is 105 - 9 */
+    const double p2 = 0.0455002638963584, p35 = 4.652581580710e-4;   /* 2 Q(2), 2 Q(3.5) */
+    CU_ASSERT(fabs((double)t2 / NZ - p2) < 5 * sqrt(p2 * (1 - p2) / NZ));
+    CU_ASSERT(fabs((double)t35 / NZ - p35) < 5 * sqrt(p35 * (1 - p35) / NZ));
+    xb_free(z);
+    xb_free(cols);
+}
+
 XB_SUITE(rng_simd, XB_TEST(test_force_and_levels), XB_TEST(test_raw_equals_scalar),
          XB_TEST(test_kat_every_level), XB_TEST(test_fills_equal_scalar),
-         XB_TEST(test_pulsed_batches_equal_per_pulse))
+         XB_TEST(test_pulsed_batches_equal_per_pulse),
+         XB_TEST(test_normal_zig_cols_distribution))
