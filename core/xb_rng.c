@@ -118,6 +118,7 @@ static size_t zig_fast_512(const uint32_t *words, size_t *kp, size_t m, float *o
         tw[q] = _mm512_castps_si512(_mm512_loadu_ps(zig_w + 16 * q));
     }
     const __m512i b6 = _mm512_set1_epi32(64);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     size_t k = 0, ns = 0;
     for (; k + 16 <= m; k += 16) {
         const __m512i hz = _mm512_loadu_si512((const void *)(words + k));
@@ -137,8 +138,10 @@ static size_t zig_fast_512(const uint32_t *words, size_t *kp, size_t m, float *o
             hi, _mm512_mask_blend_epi32(b5, w0, w1), _mm512_mask_blend_epi32(b5, w2, w3)));
         const __mmask16 fast = _mm512_cmplt_epu32_mask(_mm512_abs_epi32(hz), kk);
         _mm512_storeu_ps(out + k, _mm512_mul_ps(_mm512_cvtepi32_ps(hz), ww));
-        for (unsigned sl = (unsigned)(~fast & 0xffffu); sl; sl &= sl - 1)
-            slow[ns++] = (uint32_t)(k + (size_t)__builtin_ctz(sl));
+        const __mmask16 sl = (__mmask16)~fast;  /* append the misses without a branch; the */
+        _mm512_storeu_si512((void *)(slow + ns),     /* memory form is slow on Zen 4 */
+            _mm512_maskz_compress_epi32(sl, _mm512_add_epi32(iota, _mm512_set1_epi32((int)k))));
+        ns += (size_t)__builtin_popcount((unsigned)sl);
     }
     *kp = k;
     return ns;
@@ -172,7 +175,7 @@ static void zig_words_idx(const xb_rng *r, uint32_t draw, uint32_t j0, const uin
                           const uint32_t *words, size_t m, float *out)
 {
     enum { PIECE = 1024, BATCH = 64 };
-    uint32_t slow[PIECE], cols[BATCH], first[4 * BATCH];
+    uint32_t slow[PIECE + 16], cols[BATCH], first[4 * BATCH];   /* + 16: whole-vector stores */
     const xb_rng tail = { .key = {{ r->key.v[0] ^ 0x80000000u, r->key.v[1] }},
                           .epoch = r->epoch, .array = r->array ^ (1u << 28) };
     const int level = xb_rng_simd_level();
