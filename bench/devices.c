@@ -7,16 +7,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/xb_mem.h"
 #include "devices/xb_device.h"
 
 enum { ROWS = 1000, COLS = 1000 };
 
-static double run(const xb_device_type *T, const double *p, float *block, const int16_t *n,
-                  long pulses_per_pass, int threads, uint32_t *epoch)
+static double cpu_now(void)          /* CPU time of the whole process: all threads */
 {
-    double t0 = omp_get_wtime(), el = 0;
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static double run(const xb_device_type *T, const double *p, float *block, const int16_t *n,
+                  long pulses_per_pass, int threads, uint32_t *epoch, double *cpu_ns)
+{
+    double t0 = omp_get_wtime(), el = 0, c0 = cpu_now();
     long passes = 0;
     do {
         const uint32_t ep = ++*epoch;
@@ -30,6 +38,7 @@ static double run(const xb_device_type *T, const double *p, float *block, const 
         passes++;
         el = omp_get_wtime() - t0;
     } while (el < 0.3 && passes < 50);
+    *cpu_ns = (cpu_now() - c0) * 1e9 / ((double)passes * pulses_per_pass);
     return el * 1e9 / ((double)passes * pulses_per_pass);
 }
 
@@ -41,7 +50,7 @@ static void rng_floor(void)
     float *sink = xb_malloc(N * sizeof *sink);
     if (!sink) return;
     for (int kind = 0; kind < 2; kind++) {
-        double t0 = omp_get_wtime(), el;
+        double t0 = omp_get_wtime(), el, c0 = cpu_now();
         long passes = 0;
         do {
             for (int i = 0; i < ROWS; i++) {
@@ -56,8 +65,9 @@ static void rng_floor(void)
             el = omp_get_wtime() - t0;
         } while (el < 0.3);
         printf("{\"bench\":\"M3_device\",\"model\":\"%s\",\"case\":\"floor\",\"threads\":1,"
-               "\"devices\":%zu,\"ns_per_device_pulse\":%.3f}\n", kind ? "rng_normal" : "rng_philox",
-               N, el * 1e9 / ((double)passes * N));
+               "\"devices\":%zu,\"ns_per_device_pulse\":%.3f,\"cpu_ns_per_device_pulse\":%.3f}\n",
+               kind ? "rng_normal" : "rng_philox", N, el * 1e9 / ((double)passes * N),
+               (cpu_now() - c0) * 1e9 / ((double)passes * N));
     }
     xb_free(sink);
 }
@@ -99,15 +109,17 @@ int main(int argc, char **argv)
                     const xb_rng d2d = xb_rng_for_row(1, XB_RNG_D2D, 0, (uint32_t)r, 0);
                     T->init_row(&row, p, &d2d);
                 }
-                double ns;
+                double ns, cpu;
                 if (c == 0) {      /* alternate + and - passes so two-way devices stay mid-range */
-                    const double a = run(T, p, block, one, (long)N, th, &epoch);
-                    const double b = run(T, p, block, neg, (long)N, th, &epoch);
+                    double ca, cb;
+                    const double a = run(T, p, block, one, (long)N, th, &epoch, &ca);
+                    const double b = run(T, p, block, neg, (long)N, th, &epoch, &cb);
                     ns = 0.5 * (a + b);
-                } else ns = run(T, p, block, mix, mixp, th, &epoch);
+                    cpu = 0.5 * (ca + cb);
+                } else ns = run(T, p, block, mix, mixp, th, &epoch, &cpu);
                 printf("{\"bench\":\"M3_device\",\"model\":\"%s\",\"case\":\"%s\",\"threads\":%d,"
-                       "\"devices\":%zu,\"ns_per_device_pulse\":%.3f}\n",
-                       T->name, c ? "mix" : "one", th, N, ns);
+                       "\"devices\":%zu,\"ns_per_device_pulse\":%.3f,\"cpu_ns_per_device_pulse\":%.3f}\n",
+                       T->name, c ? "mix" : "one", th, N, ns, cpu);
                 fflush(stdout);
             }
         }

@@ -18,32 +18,6 @@ double xb_rng_normal_d(const xb_rng *r, uint32_t col, uint32_t draw)
     return sqrt(-2.0 * log(a)) * cos(6.283185307179586 * b);
 }
 
-void xb_rng_fill_uniform(const xb_rng *r, uint32_t draw, size_t n, float *out)
-{
-    for (size_t j = 0; j < n; j += 4) {
-        const philox4x32_ctr_t x = xb_rng_raw(r, (uint32_t)(j / 4), draw);
-        const size_t m = n - j < 4 ? n - j : 4;
-        for (size_t k = 0; k < m; k++) out[j + k] = u01fixedpt_open_open_32_float(x.v[k]);
-    }
-}
-
-void xb_rng_fill_normal(const xb_rng *r, uint32_t draw, size_t n, float *out)
-{
-    for (size_t j = 0; j < n; j += 4) {
-        const philox4x32_ctr_t x = xb_rng_raw(r, (uint32_t)(j / 4), draw);
-        float z[4];
-        for (int h = 0; h < 2; h++) {          /* two Box-Muller pairs per call */
-            const float u = u01fixedpt_open_open_32_float(x.v[2 * h]);
-            const float v = u01fixedpt_open_open_32_float(x.v[2 * h + 1]);
-            const float rad = sqrtf(-2.0f * logf(u)), th = 6.28318530717958648f * v;
-            z[2 * h] = rad * cosf(th);
-            z[2 * h + 1] = rad * sinf(th);
-        }
-        const size_t m = n - j < 4 ? n - j : 4;
-        for (size_t k = 0; k < m; k++) out[j + k] = z[k];
-    }
-}
-
 /* ---- ziggurat (Marsaglia & Tsang, J. Stat. Softw. 5(8), 2000: 128 layers) ---- */
 static uint32_t zig_k[128];
 static float zig_w[128], zig_f[128];
@@ -69,10 +43,12 @@ __attribute__((constructor)) static void zig_tables(void)
 }
 
 /* The slow path of one element: rejection with more words from the tail stream. */
-static float zig_slow(const xb_rng *r, uint32_t j, uint32_t draw, int32_t hz)
+static float zig_slow(const xb_rng *r, uint32_t j, uint32_t draw, int32_t hz,
+                      const uint32_t first[4])   /* tail block k = 1 if already drawn */
 {
     const philox4x32_key_t key = {{ r->key.v[0] ^ 0x80000000u, r->key.v[1] }};
     uint32_t k = 0, lane = 4, buf[4] = {0};
+    if (first) { for (int q = 0; q < 4; q++) buf[q] = first[q]; k = 1; lane = 0; }
     for (;;) {
         const uint32_t iz = (uint32_t)hz & 127;
         const float x = (float)hz * zig_w[iz];
@@ -109,32 +85,145 @@ static float zig_slow(const xb_rng *r, uint32_t j, uint32_t draw, int32_t hz)
     }
 }
 
-void xb_rng_fill_normal_zig(const xb_rng *r, uint32_t draw, size_t n, float *out)
+/* The ziggurat on fill words: out[k] from words[k], element index j0 + k. The fast
+ * path (~98 % of the words) is a table look-up, an int-to-float conversion and one
+ * multiply: exactly the same in vector lanes (gathers, cvtdq2ps, mulps) as in scalar
+ * code, so the AVX2 / AVX-512 passes below give the scalar bits. The words that miss
+ * their layer are listed, the first block of each one's tail stream is drawn for all of
+ * them in one vectorised call, and zig_slow finishes each from there. */
+static size_t zig_fast_scalar(const uint32_t *words, size_t k, size_t m, float *out,
+                              uint32_t *slow, size_t ns)
 {
-    for (size_t j = 0; j < n; j += 4) {
-        const philox4x32_ctr_t x = xb_rng_raw(r, (uint32_t)(j / 4), draw);
-        const size_t m = n - j < 4 ? n - j : 4;
-        for (size_t k = 0; k < m; k++) {
-            const int32_t hz = (int32_t)x.v[k];
-            const uint32_t iz = x.v[k] & 127;
-            const uint32_t mag = hz < 0 ? 0u - (uint32_t)hz : (uint32_t)hz;
-            out[j + k] = mag < zig_k[iz] ? (float)hz * zig_w[iz]
-                                         : zig_slow(r, (uint32_t)(j + k), draw, hz);
+    for (; k < m; k++) {
+        const int32_t hz = (int32_t)words[k];
+        const uint32_t iz = words[k] & 127;
+        const uint32_t mag = hz < 0 ? 0u - (uint32_t)hz : (uint32_t)hz;
+        out[k] = (float)hz * zig_w[iz];
+        slow[ns] = (uint32_t)k;
+        ns += !(mag < zig_k[iz]);
+    }
+    return ns;
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx512f")))
+static size_t zig_fast_512(const uint32_t *words, size_t *kp, size_t m, float *out, uint32_t *slow)
+{
+    /* The 128-entry tables live in 8 + 8 registers; a look-up is two vpermt2d (index
+     * bits 0-4 and 5) per half and one blend (bit 6): far cheaper than gathers. */
+    __m512i tk[8], tw[8];
+    for (int q = 0; q < 8; q++) {
+        tk[q] = _mm512_loadu_si512((const void *)(zig_k + 16 * q));
+        tw[q] = _mm512_castps_si512(_mm512_loadu_ps(zig_w + 16 * q));
+    }
+    const __m512i b6 = _mm512_set1_epi32(64);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    size_t k = 0, ns = 0;
+    for (; k + 16 <= m; k += 16) {
+        const __m512i hz = _mm512_loadu_si512((const void *)(words + k));
+        const __mmask16 hi = _mm512_test_epi32_mask(hz, b6);
+        const __m512i k0 = _mm512_permutex2var_epi32(tk[0], hz, tk[1]);   /* entries 0-31 */
+        const __m512i k1 = _mm512_permutex2var_epi32(tk[2], hz, tk[3]);   /* 32-63 */
+        const __m512i k2 = _mm512_permutex2var_epi32(tk[4], hz, tk[5]);
+        const __m512i k3 = _mm512_permutex2var_epi32(tk[6], hz, tk[7]);
+        const __m512i w0 = _mm512_permutex2var_epi32(tw[0], hz, tw[1]);
+        const __m512i w1 = _mm512_permutex2var_epi32(tw[2], hz, tw[3]);
+        const __m512i w2 = _mm512_permutex2var_epi32(tw[4], hz, tw[5]);
+        const __m512i w3 = _mm512_permutex2var_epi32(tw[6], hz, tw[7]);
+        const __mmask16 b5 = _mm512_test_epi32_mask(hz, _mm512_set1_epi32(32));
+        const __m512i kk = _mm512_mask_blend_epi32(hi, _mm512_mask_blend_epi32(b5, k0, k1),
+                                                   _mm512_mask_blend_epi32(b5, k2, k3));
+        const __m512 ww = _mm512_castsi512_ps(_mm512_mask_blend_epi32(
+            hi, _mm512_mask_blend_epi32(b5, w0, w1), _mm512_mask_blend_epi32(b5, w2, w3)));
+        const __mmask16 fast = _mm512_cmplt_epu32_mask(_mm512_abs_epi32(hz), kk);
+        _mm512_storeu_ps(out + k, _mm512_mul_ps(_mm512_cvtepi32_ps(hz), ww));
+        const __mmask16 sl = (__mmask16)~fast;  /* append the misses without a branch; the */
+        _mm512_storeu_si512((void *)(slow + ns),     /* memory form is slow on Zen 4 */
+            _mm512_maskz_compress_epi32(sl, _mm512_add_epi32(iota, _mm512_set1_epi32((int)k))));
+        ns += (size_t)__builtin_popcount((unsigned)sl);
+    }
+    *kp = k;
+    return ns;
+}
+
+__attribute__((target("avx2")))
+static size_t zig_fast_avx2(const uint32_t *words, size_t *kp, size_t m, float *out, uint32_t *slow)
+{
+    const __m256i m127 = _mm256_set1_epi32(127), sign = _mm256_set1_epi32(INT32_MIN);
+    size_t k = 0, ns = 0;
+    for (; k + 8 <= m; k += 8) {
+        const __m256i hz = _mm256_loadu_si256((const __m256i *)(const void *)(words + k));
+        const __m256i iz = _mm256_and_si256(hz, m127);
+        const __m256i kk = _mm256_i32gather_epi32((const int *)zig_k, iz, 4);
+        const __m256 ww = _mm256_i32gather_ps(zig_w, iz, 4);
+        /* unsigned |hz| < k: signed compare of both xor 2^31 */
+        const __m256i lt = _mm256_cmpgt_epi32(_mm256_xor_si256(kk, sign),
+                                              _mm256_xor_si256(_mm256_abs_epi32(hz), sign));
+        _mm256_storeu_ps(out + k, _mm256_mul_ps(_mm256_cvtepi32_ps(hz), ww));
+        for (unsigned sl = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(lt)) & 0xffu; sl;
+             sl &= sl - 1)
+            slow[ns++] = (uint32_t)(k + (size_t)__builtin_ctz(sl));
+    }
+    *kp = k;
+    return ns;
+}
+#endif
+
+/* words[k] belongs to element jidx[k] (or j0 + k if jidx is NULL). */
+static void zig_words_idx(const xb_rng *r, uint32_t draw, uint32_t j0, const uint32_t *jidx,
+                          const uint32_t *words, size_t m, float *out)
+{
+    enum { PIECE = 1024, BATCH = 64 };
+    uint32_t slow[PIECE + 16], cols[BATCH], first[4 * BATCH];   /* + 16: whole-vector stores */
+    const xb_rng tail = { .key = {{ r->key.v[0] ^ 0x80000000u, r->key.v[1] }},
+                          .epoch = r->epoch, .array = r->array ^ (1u << 28) };
+    const int level = xb_rng_simd_level();
+    (void)level;
+    for (size_t k0 = 0; k0 < m; k0 += PIECE) {       /* pieces: slow[] cannot overflow */
+        const size_t mm = m - k0 < PIECE ? m - k0 : PIECE;
+        const uint32_t *w = words + k0;
+        float *o = out + k0;
+        size_t k = 0, ns = 0;
+#if defined(__x86_64__)
+        if (level >= XB_RNG_SIMD_AVX512) ns = zig_fast_512(w, &k, mm, o, slow);
+        else if (level == XB_RNG_SIMD_AVX2) ns = zig_fast_avx2(w, &k, mm, o, slow);
+#endif
+        ns = zig_fast_scalar(w, k, mm, o, slow, ns);
+        for (size_t i0 = 0; i0 < ns; i0 += BATCH) {  /* ~17 per 1024 words */
+            const size_t nb = ns - i0 < BATCH ? ns - i0 : BATCH;
+            for (size_t i = 0; i < nb; i++)
+                cols[i] = jidx ? jidx[k0 + slow[i0 + i]] : j0 + (uint32_t)(k0 + slow[i0 + i]);
+            xb_rng_raw_cols(&tail, cols, draw, nb, first);     /* tail block 1 of each */
+            for (size_t i = 0; i < nb; i++)
+                o[slow[i0 + i]] = zig_slow(r, cols[i], draw, (int32_t)w[slow[i0 + i]], first + 4 * i);
         }
     }
 }
 
-void xb_rng_bernoulli_bits(const xb_rng *r, uint32_t col, uint32_t draw0, double p,
-                           unsigned nbits, uint64_t *words)
+void xb_rng_zig_words(const xb_rng *r, uint32_t draw, uint32_t j0, const uint32_t *words,
+                      size_t m, float *out)
 {
-    const uint64_t thr = xb_rng_bernoulli_threshold(p);
-    const unsigned nw = (nbits + 63) / 64;
-    for (unsigned w = 0; w < nw; w++) words[w] = 0;
-    if (thr == 0) return;
-    for (unsigned b = 0; b < nbits; b += 4) {
-        const philox4x32_ctr_t x = xb_rng_raw(r, col, draw0 + b / 4);
-        for (unsigned k = 0; k < 4 && b + k < nbits; k++)
-            if ((uint64_t)x.v[k] < thr) words[(b + k) / 64] |= 1ull << ((b + k) % 64);
+    zig_words_idx(r, draw, j0, NULL, words, m, out);
+}
+
+float xb_rng_normal_zig(const xb_rng *r, uint32_t col, uint32_t draw)
+{
+    const uint32_t w = xb_rng_raw(r, col, draw).v[0];
+    float z;
+    zig_words_idx(r, draw, 0, &col, &w, 1, &z);
+    return z;
+}
+
+void xb_rng_normal_zig_cols(const xb_rng *r, const uint32_t *cols, uint32_t draw, size_t n,
+                            float *out)
+{
+    enum { B = 256 };
+    uint32_t w[2 * B];                       /* words 0 and 1 of each block (SoA) */
+    for (size_t i = 0; i < n; i += B) {
+        const size_t m = n - i < B ? n - i : B;
+        xb_rng_raw_cols_w01(r, cols + i, draw, m, w);
+        zig_words_idx(r, draw, 0, cols + i, w, m, out + i);
     }
 }
 

@@ -101,6 +101,47 @@ void xb_rng_fill_normal(const xb_rng *r, uint32_t draw, size_t n, float *out);
  * xb_rng_fill_normal; exact in distribution (tails included, no 5.77 bound). */
 void xb_rng_fill_normal_zig(const xb_rng *r, uint32_t draw, size_t n, float *out);
 
+/* The ziggurat step of xb_rng_fill_normal_zig on words already drawn: out[k] from
+ * words[k] (the word of element j0 + k), the slow path keyed by j0 + k. For rng_simd.c. */
+void xb_rng_zig_words(const xb_rng *r, uint32_t draw, uint32_t j0, const uint32_t *words,
+                      size_t m, float *out);
+
+/* ---- vectorised Philox (core/rng_simd.c) ----
+ * Philox4x32-10 on 4, 8 or 16 counters at once, the level picked at run time from the
+ * CPU; every level gives the scalar Random123 words bit for bit, so nothing above
+ * depends on the level. The fills above and the Bernoulli bits use it. */
+enum { XB_RNG_SIMD_SCALAR, XB_RNG_SIMD_SSE41, XB_RNG_SIMD_AVX2, XB_RNG_SIMD_AVX512 };
+int xb_rng_simd_level(void);              /* level in force (the best the CPU has) */
+int xb_rng_simd_supported(int level);     /* 1 if this CPU and build can run `level` */
+/* Test and benchmark hook, process-wide: run at `level` (-1: the best); a level the CPU
+ * lacks falls to the next one it has. Returns the level now in force. */
+int xb_rng_simd_force(int level);
+/* out[4b + k] = xb_rng_raw(r, col0 + b, draw).v[k], b < nblocks (the fill layout). */
+void xb_rng_raw_fill(const xb_rng *r, uint32_t col0, uint32_t draw, size_t nblocks,
+                     uint32_t *out);
+/* out[4b + k] = xb_rng_raw(r, col, draw0 + b).v[k], b < nblocks (a Bernoulli stream). */
+void xb_rng_raw_draws(const xb_rng *r, uint32_t col, uint32_t draw0, size_t nblocks,
+                      uint32_t *out);
+/* out[4i + k] = xb_rng_raw(r, cols[i], draw).v[k], i < n (devices picked by index). */
+void xb_rng_raw_cols(const xb_rng *r, const uint32_t *cols, uint32_t draw, size_t n,
+                     uint32_t *out);
+/* out[i] = word 0 and out[n + i] = word 1 of xb_rng_raw(r, cols[i], draw), i < n. */
+void xb_rng_raw_cols_w01(const xb_rng *r, const uint32_t *cols, uint32_t draw, size_t n,
+                         uint32_t *out);
+/* out[i] = xb_rng_normal(r, cols[i], draw), bit for bit, i < n: the per-device normals
+ * of n devices in one batch. */
+void xb_rng_normal_cols(const xb_rng *r, const uint32_t *cols, uint32_t draw, size_t n,
+                        float *out);
+
+/* One ziggurat normal per (col, draw), for per-device draws: the ziggurat on word 0 of
+ * the block (col, draw), the rare misses continuing on the tail stream at counters
+ * {col, draw, epoch, array ^ (k << 28)} (as fill element j = col would: do not use both
+ * on one purpose and draw). Exact in distribution, ~8x cheaper than xb_rng_normal in
+ * batches. xb_rng_normal_zig_cols gives out[i] = xb_rng_normal_zig(r, cols[i], draw). */
+float xb_rng_normal_zig(const xb_rng *r, uint32_t col, uint32_t draw);
+void xb_rng_normal_zig_cols(const xb_rng *r, const uint32_t *cols, uint32_t draw, size_t n,
+                            float *out);
+
 /* Bernoulli bit stream: nbits independent trials with P(1) = p (clipped to [0,1]),
  * packed LSB-first into ceil(nbits/64) words; bits above nbits are 0. The trials of
  * stream `col` use counters (col, draw0 + k) for k = 0 .. ceil(nbits/4)-1. */

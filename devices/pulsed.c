@@ -16,7 +16,10 @@
  * pulse drives w down hard (found in review; aihwkit's consistency step only swaps).
  * C2C noise is multiplicative, dw (1 + sigma xi), or with additive_noise (aihwkit's
  * mult_noise = False, used by the ReRam presets) dw + |dw| sigma xi.
- * C2C: pulse q of device j uses the normal at (col j, draw q) of the C2C stream.
+ * C2C: pulse q of device j uses the ziggurat normal at (col j, draw q) of the C2C stream
+ * (xb_rng_normal_zig), drawn in batches of devices (xb_rng_normal_zig_cols). Until
+ * 2026-11 it was the Box-Muller xb_rng_normal of the same counters: same distribution,
+ * other bits (and Box-Muller's |z| <= 5.77 bound is gone).
  * Every pulse is clipped to [b_min, b_max] on its own (not after the burst). */
 #include <math.h>
 #include <stdlib.h>
@@ -139,8 +142,15 @@ static double pulsed_energy(const xb_row *r, const double *p, const int16_t *n)
 }
 
 /* One kernel for the three step laws; `law` is constant per call, so the branch on it
- * is hoisted by the compiler out of the device loop. */
+ * is hoisted by the compiler out of the device loop.
+ *
+ * The C2C normals are drawn in batches: devices go in chunks of PB, and pulse q of
+ * every device of a chunk that still has a q-th pulse is drawn in one vectorised call
+ * (core/rng_simd.c, ziggurat), then applied. Each device still sees its own pulses in order, and
+ * each draw is the same pure function of (row, device, pulse) as before, so the
+ * result does not depend on the batching (nor on threads). */
 enum { LAW_LINEAR, LAW_SOFT, LAW_EXP };
+enum { PB = 256 };
 
 static inline void pulse_kernel(xb_row *r, const double *p, const int16_t *n,
                                 const xb_rng *rng, int law)
@@ -157,29 +167,42 @@ static inline void pulse_kernel(xb_row *r, const double *p, const int16_t *n,
         eg_up = (float)p[E_GAMMA_UP]; eg_dn = (float)p[E_GAMMA_DOWN];
         ea = (float)p[E_A]; eb = (float)p[E_B];
     }
-    for (size_t j = 0; j < r->n; j++) {
-        const int k = n[j];
-        if (k == 0) continue;
-        const int cnt = abs(k), upward = k > 0;
-        float x = w[j];
-        const float step0 = upward ? up[j] : dn[j];
-        for (int q = 0; q < cnt; q++) {
-            float scale;
-            switch (law) {
-            case LAW_SOFT: scale = upward ? 1 - x / hi[j] : 1 - x / lo[j]; break;
-            case LAW_EXP: {
-                const float z = 2 * ea * x / (hi[j] - lo[j]) + eb;
-                const float y = upward ? 1 - ea_up * expf(eg_up * z) : 1 - ea_dn * expf(-eg_dn * z);
-                scale = y > 0 ? y : 0;
-                break;
-            }
-            default: scale = 1 + (upward ? gup[j] : gdn[j]) * x; break;
-            }
-            const float z = sigma > 0 ? sigma * xb_rng_normal(rng, (uint32_t)j, (uint32_t)q) : 0;
-            x += additive ? step0 * scale + fabsf(step0) * z : step0 * scale * (1 + z);
-            x = fminf(fmaxf(x, lo[j]), hi[j]);
+    uint32_t idx[PB];
+    float zs[PB];
+    for (size_t j0 = 0; j0 < r->n; j0 += PB) {
+        const size_t j1 = r->n - j0 < PB ? r->n : j0 + PB;
+        size_t m = 0;
+        for (size_t j = j0; j < j1; j++) {          /* devices with at least one pulse */
+            idx[m] = (uint32_t)j;
+            m += n[j] != 0;
         }
-        w[j] = x;
+        for (int q = 0; m > 0; q++) {              /* pulse q of every device that has it */
+            if (sigma > 0) xb_rng_normal_zig_cols(rng, idx, (uint32_t)q, m, zs);
+            size_t left = 0;
+            for (size_t i = 0; i < m; i++) {
+                const size_t j = idx[i];
+                const int k = n[j], upward = k > 0;
+                const float x = w[j], step0 = upward ? up[j] : dn[j];
+                float scale;
+                switch (law) {
+                case LAW_SOFT: scale = upward ? 1 - x / hi[j] : 1 - x / lo[j]; break;
+                case LAW_EXP: {
+                    const float zz = 2 * ea * x / (hi[j] - lo[j]) + eb;
+                    const float y = upward ? 1 - ea_up * expf(eg_up * zz) : 1 - ea_dn * expf(-eg_dn * zz);
+                    scale = y > 0 ? y : 0;
+                    break;
+                }
+                default: scale = 1 + (upward ? gup[j] : gdn[j]) * x; break;
+                }
+                const float z = sigma > 0 ? sigma * zs[i] : 0;
+                const float xn = x + (additive ? step0 * scale + fabsf(step0) * z
+                                               : step0 * scale * (1 + z));
+                w[j] = fminf(fmaxf(xn, lo[j]), hi[j]);
+                idx[left] = (uint32_t)j;           /* keep it if it has another pulse */
+                left += abs(k) > q + 1;
+            }
+            m = left;
+        }
     }
 }
 
