@@ -191,7 +191,6 @@ static void mesu_sample_probs_(void *state, const float *x, size_t m, unsigned S
 }
 
 static void mesu_ledger_(void *state, xb_energy *out) { *out = ((const mesu_tr *)state)->E; }
-static const char *digital_name(void *state) { (void)state; return "digital"; }
 
 static const char *mesu_device_name(void *state)
 {
