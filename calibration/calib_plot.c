@@ -299,5 +299,6 @@ xb_status xb_calib_plot(const xb_calib *c, const xb_measurement *m, const xb_cal
     const xb_png_meta meta = { .command = "xbemu calibrate --plot", .source = c->data, .title = title };
     if (!st) st = vec ? xb_figure_write_vector(f, path, &meta, err) : xb_figure_write_png(f, path, &meta, err);
     xb_figure_free(f);
+    xb_figure_cleanup();           /* fontconfig caches (leak checkers); rebuilt on demand */
     return st;
 }

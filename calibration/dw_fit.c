@@ -33,6 +33,7 @@
 #include <gsl/gsl_multimin.h>
 
 #include "calibration/xb_calib.h"
+#include "calibration/xb_fit.h"
 #include "core/xb_mem.h"
 
 enum { NQ = 3, SMAX = 64 };
@@ -248,6 +249,30 @@ xb_status xb_calib_dw(const xb_measurement *m, const xb_calib_opts *o, xb_calib 
     out->r2 = out->r2_traj = out->chi2_red = out->ks_d = out->ks_p = out->rmse = NAN;
     const double z = 1.959963984540054;
     const double sig = exp(th[0]);
+    /* Landing check (DEVICES.md 10: per-state KS): reads that changed and lie nearest an
+     * inner site (the end sites' landings are clipped), standardised by the fitted sigma,
+     * against N(0, 1). A miss lands on a site too, so all landings share this law. */
+    double *zs = xb_malloc(nobs * sizeof *zs);
+    size_t nz = 0;
+    if (zs) {
+        double ss = 0;
+        for (size_t r = 0; r < m->nramps; r++)
+            for (size_t t = 1; t < m->ramp[r].n; t++) {
+                if (m->ramp[r].g[t] == m->ramp[r].g[t - 1]) continue;
+                const double xv = xof(&c, m->ramp[r].g[t]);
+                const long kk = lround(xv * (S - 1));
+                if (xv <= 0 || xv >= 1 || kk <= 0 || kk >= S - 1) continue;
+                zs[nz] = (xv - (double)kk / (S - 1)) / sig;
+                ss += zs[nz] * zs[nz];
+                nz++;
+            }
+        if (nz >= 5) {
+            out->chi2_red = ss / (double)nz;
+            out->rmse = sqrt(ss / (double)nz) * sig * (gp - gap);
+            xb_fit_ks_normal(zs, nz, &out->ks_d, &out->ks_p);
+        }
+        xb_free(zs);
+    }
     addp(out, "sigma", "", sig, sig * se[0], exp(th[0] - z * se[0]), exp(th[0] + z * se[0]), XB_CAL_FIT, 1);
     const char *pn[2] = { "p_depin", "p_miss" };
     for (int k = 1; k < 3; k++) {
@@ -264,6 +289,9 @@ xb_status xb_calib_dw(const xb_measurement *m, const xb_calib_opts *o, xb_calib 
                   "Hessian on the (ln sigma, logit p) scale", S, nseq, nobs, iters, c.evals);
     xb_calib_note(out, "g_p, g_ap: %s; g_dtod not identifiable from one device's reads (held at 0)",
                   data_range ? "the largest and smallest read" : "given with --fix");
+    xb_calib_note(out, "landing check: %zu moved reads nearest an inner site, (x - x_site)/sigma vs N(0,1): "
+                  "KS D %.4g (p %.3g), mean square %.4g (the reduced chi^2); rmse of G about its site %.4g S",
+                  nz, out->ks_d, out->ks_p, out->chi2_red, out->rmse);
     if (!cov_ok) xb_calib_note(out, "warning: the Hessian is not positive definite; intervals omitted");
     if (!conv) xb_calib_note(out, "warning: Nelder-Mead did not reach its size tolerance");
 done:

@@ -66,6 +66,9 @@ check calib-hfox-ini 0 "type = hfox" -- cat "$T/hfox.ini"
 check calib-ftj 0 "w_l" -- "$X" calibrate --model ftj --data "$T/ftj.csv" --out "$T/ftj.ini"
 check calib-ftj-ini 0 "type = ftj" -- cat "$T/ftj.ini"
 check calib-ftj-refuse 2 "v_a_dtod cannot be told from w_L" -- "$X" calibrate --model ftj --data "$T/ftj.csv" --fix v_a_dtod=0.1
+check calib-plot 0 "ftj overlay" -- "$X" calibrate --model ftj --data "$T/ftj.csv" --plot "$T/ftj.png"
+check calib-plot-png 0 "PNG" -- sh -c "head -c 8 \"$T/ftj.png\" | od -c | head -1 | tr -d ' '"
+check calib-plot-hfox 2 "no overlay for model 'hfox'" -- "$X" calibrate --model hfox --data "$T/hfox.csv" --columns ramp=0,pulse=1,resistance=2 --plot "$T/h.png"
 check calib-dw-stdin 0 "p_depin" -- sh -c "\"$X\" devices pulse dw --n-devices 4 --sequence 10:+,10:-,10:+ --set p_depin=0.6 --set p_miss=0.1 | \"$X\" calibrate --model dw --data -"
 check calib-dw-refuse 2 "g_dtod is not identifiable\|not identifiable from the reads" -- "$X" calibrate --model dw --data "$T/ftj.csv" --fix g_dtod=0.1
 # [eval] and device noise for MESU (issue 10)
