@@ -52,6 +52,11 @@ int main(int argc, char **argv)
         t1 = cpu_now();
         printf("{\"bench\":\"rng_normal_cols\",\"level\":\"%s\",%s\"n\":%zu,\"ns_per_value\":%.3f}\n",
                level_names[level], tag, N, 1e9 * (t1 - t0) / N);
+        t0 = cpu_now();
+        xb_rng_normal_zig_cols(&r, cols, 3, N, x);   /* one ziggurat normal per device */
+        t1 = cpu_now();
+        printf("{\"bench\":\"rng_normal_zig_cols\",\"level\":\"%s\",%s\"n\":%zu,\"ns_per_value\":%.3f}\n",
+               level_names[level], tag, N, 1e9 * (t1 - t0) / N);
         uint64_t w[1], acc = 0;
         t0 = cpu_now();
         for (size_t i = 0; i < N / 16; i++) { xb_rng_bernoulli_bits(&r, (uint32_t)i, 2, 0.3, 16, w); acc += w[0]; }

@@ -136,8 +136,8 @@ void xb_rng_normal_cols(const xb_rng *r, const uint32_t *cols, uint32_t draw, si
 /* One ziggurat normal per (col, draw), for per-device draws: the ziggurat on word 0 of
  * the block (col, draw), the rare misses continuing on the tail stream at counters
  * {col, draw, epoch, array ^ (k << 28)} (as fill element j = col would: do not use both
- * on one purpose and draw). Exact in distribution, ~8x cheaper than xb_rng_normal in
- * batches. xb_rng_normal_zig_cols gives out[i] = xb_rng_normal_zig(r, cols[i], draw). */
+ * on one purpose and draw). Exact in distribution; batched, 3.2 ns a value at AVX-512
+ * against 23 ns for scalar xb_rng_normal (bench/core). xb_rng_normal_zig_cols gives out[i] = xb_rng_normal_zig(r, cols[i], draw). */
 float xb_rng_normal_zig(const xb_rng *r, uint32_t col, uint32_t draw);
 void xb_rng_normal_zig_cols(const xb_rng *r, const uint32_t *cols, uint32_t draw, size_t n,
                             float *out);
