@@ -47,6 +47,8 @@
  *   xb_layer_update   rank-1 per vector: dW = lr d x^T (for each vector of the batch
  *                     in order), as stochastic pulse coincidence (update = pulse) or
  *                     deterministic counts (update = deterministic); see below;
+ *   xb_layer_update_diff  dW = lr (da xa^T - db xb^T) per vector as one update of the
+ *                     net count, the two products sharing their random numbers;
  *   xb_layer_update_dev  per-device signed pulse counts computed digitally (UPD_DEV);
  *   xb_layer_program  write-verify W onto the devices (PROG).
  * Pulse coincidence ([GV16], ALGORITHMS.md section 1): C = sqrt(lr / (BL dw_min));
