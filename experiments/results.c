@@ -1,9 +1,12 @@
 /* experiments/results.c: runs.csv and the merged results.csv (see xb_results.h). */
 #include "experiments/xb_results.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/xb_csv.h"
 #include "core/xb_mem.h"
@@ -97,8 +100,36 @@ static int same_keys(const xb_csv *a, const xb_csv *b)
     return 1;
 }
 
+/* Wait for the write lock on DIR/merge.lock (DIR: the first sweep directory, the sweep's
+ * own); returns its fd (close to release), or -1 where the file system has no locks or
+ * the file cannot be made (the merge goes on unlocked: a single sweep needs no lock). */
+static int lock_out(const char *dir)
+{
+    char p[PATH_LEN];
+    if (snprintf(p, sizeof p, "%s/merge.lock", dir) >= (int)sizeof p) return -1;
+    const int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) return -1;
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    int rc;
+    while ((rc = fcntl(fd, F_SETLKW, &fl)) != 0 && errno == EINTR) {}
+    if (rc != 0) { close(fd); return -1; }
+    return fd;
+}
+
+static xb_status merge_locked(const char *const *dirs, size_t ndirs, const char *out,
+                              xb_merge_stats *ms, xb_err *err);
+
 xb_status xb_results_merge(const char *const *dirs, size_t ndirs, const char *out,
                            xb_merge_stats *ms, xb_err *err)
+{
+    const int fd = ndirs ? lock_out(dirs[0]) : -1;
+    const xb_status st = merge_locked(dirs, ndirs, out, ms, err);
+    if (fd >= 0) close(fd);
+    return st;
+}
+
+static xb_status merge_locked(const char *const *dirs, size_t ndirs, const char *out,
+                              xb_merge_stats *ms, xb_err *err)
 {
     xb_merge_stats m = {0};
     xb_csv **idx = xb_calloc(ndirs ? ndirs : 1, sizeof *idx);

@@ -30,7 +30,10 @@ typedef struct xb_merge_stats {
 } xb_merge_stats;
 
 /* Merge the finished runs of one or more sweep directories (shards of one sweep) into
- * `out`. All runs.csv must name the same swept keys. ms may be NULL. */
+ * `out`. All runs.csv must name the same swept keys. ms may be NULL. Merges into one
+ * `out` are serialised by an fcntl lock on dirs[0]/merge.lock, taken before the markers are
+ * read: of two sweeps sharing a directory, the one that merges last has seen every run
+ * the other finished, so an older, shorter results.csv never replaces a newer one. */
 xb_status xb_results_merge(const char *const *dirs, size_t ndirs, const char *out,
                            xb_merge_stats *ms, xb_err *err);
 

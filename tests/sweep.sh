@@ -137,6 +137,24 @@ if [ "$rc" -eq 1 ] && head -1 "$T/real/results.csv" | grep -q '^run_id,device.dw
    grep -q '^[0-9a-f]*,0.5,failed,.*config.ini:[0-9]*: \[device\] dw_min = 0.5 w is outside' "$T/real/results.csv"; then ok
 else bad "sweep with the real xbemu run (rc=$rc)"; head -3 "$T/real/results.csv" | cut -c1-200; tail -3 "$T/out"; fi
 
+# every shipped sweep (experiments/configs/sweep_*.ini): it expands (--dry-run), and its
+# first run succeeds with the real `xbemu run` at a tiny size (--shard 0/N of N runs is
+# run 0 alone; 20 samples, one epoch, a 784-16-10 net)
+for f in experiments/configs/sweep_*.ini; do
+    name=$(basename "$f" .ini)
+    n=$("$X" sweep "$name" --dry-run 2>"$T/err" | sed -n 's/^\([0-9]*\) runs$/\1/p')
+    if [ -z "$n" ] || [ "$n" -lt 1 ]; then bad "$name --dry-run: no run count"; sed 's/^/    /' "$T/err" | head -3; continue; fi
+    ok
+    tiny="--set data.train_limit=20 --set data.test_limit=20 --set train.epochs=1 --set train.task_epochs=1 --set net.layers=784-16-10"
+    env -u XBEMU_SWEEP_RUNNER "$X" sweep "$name" --shard "0/$n" $tiny --threads 1 -q \
+        --out "$T/shipped-$name" > "$T/out" 2>&1; rc=$?
+    first=$("$X" sweep "$name" --dry-run $tiny | awk 'length($2) == 16 { print $2; exit }')
+    if [ "$rc" -eq 0 ] && [ "$(grep -c ",ok,," "$T/shipped-$name/results.csv")" -ge 1 ] &&
+       grep -q "^$first,.*,ok,," "$T/shipped-$name/results.csv"; then ok
+    else bad "$name: first run at a tiny size (rc=$rc)"; tail -3 "$T/out" | sed 's/^/    /'
+         tail -2 "$T"/shipped-"$name"/runs/*/stderr.log 2>/dev/null | sed 's/^/    /'; fi
+done
+
 # MPI mode (a build with make MPI=1): rank 0 hands out runs, rank 1 runs them. Without
 # XBEMU_MPI the MPI build is made here (build/mpi, once) when mpicc and mpirun exist.
 if [ -z "${XBEMU_MPI:-}" ] && command -v mpicc > /dev/null && command -v mpirun > /dev/null; then
