@@ -119,28 +119,20 @@ static double nm_f(const gsl_vector *v, void *ctx)
 
 static xb_status parse_fix(const char *spec, double *gp, double *gap, xb_err *err)
 {
-    if (!spec || !*spec) return XB_OK;
-    const char *p = spec;
-    while (*p) {
-        const char *e = strchr(p, ','), *eq = strchr(p, '=');
-        if (!e) e = p + strlen(p);
-        if (!eq || eq > e) return xb_fail(err, XB_EINVAL, "--fix '%s': expected key=value", spec);
-        const size_t kl = (size_t)(eq - p);
-        char buf[64], *end;
-        snprintf(buf, sizeof buf, "%.*s", (int)(e - eq - 1), eq + 1);
-        const double v = strtod(buf, &end);
-        if (end == buf || *end || !(v > 0))
-            return xb_fail(err, XB_ERANGE, "--fix %.*s = '%s' must be a positive number", (int)kl, p, buf);
-        if (kl == 3 && !strncmp(p, "g_p", 3)) *gp = v;
-        else if (kl == 4 && !strncmp(p, "g_ap", 4)) *gap = v;
-        else if (kl == 6 && !strncmp(p, "g_dtod", 6))
+    const char *pos = NULL;
+    char k[32];
+    double v;
+    for (;;) {
+        xb_status st = xb_fix_next(spec, &pos, k, &v, err);
+        if (st || !k[0]) return st;
+        if (!strcmp(k, "g_p")) *gp = v;
+        else if (!strcmp(k, "g_ap")) *gap = v;
+        else if (!strcmp(k, "g_dtod"))
             return xb_fail(err, XB_EINVAL, "--fix g_dtod: the dw fitter assumes g_dtod = 0; a "
                            "device-to-device spread of G_P, G_AP is not identifiable from the reads "
                            "of one device (keys: g_p, g_ap)");
-        else return xb_fail(err, XB_EINVAL, "--fix: unknown dw key '%.*s' (g_p, g_ap)", (int)kl, p);
-        p = *e ? e + 1 : e;
+        else return xb_fail(err, XB_EINVAL, "--fix: unknown dw key '%s' (g_p, g_ap)", k);
     }
-    return XB_OK;
 }
 
 static xb_cal_par *addp(xb_calib *c, const char *name, const char *unit, double est, double se,

@@ -2,6 +2,7 @@
 #include "calibration/xb_fit.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -271,4 +272,22 @@ void xb_fit_ks_normal(double *z, size_t n, double *d, double *p)
     }
     *d = D;
     *p = fmin(1, fmax(0, lam < 0.2 ? 1 : 2 * q));
+}
+
+xb_status xb_fix_next(const char *spec, const char **pos, char key[32], double *v, xb_err *err)
+{
+    key[0] = '\0';
+    const char *p = *pos ? *pos : spec;
+    if (!p || !*p) { *pos = p; return XB_OK; }
+    const char *e = strchr(p, ','), *eq = strchr(p, '=');
+    if (!e) e = p + strlen(p);
+    if (!eq || eq > e) return xb_fail(err, XB_EINVAL, "--fix '%s': expected key=value", spec);
+    snprintf(key, 32, "%.*s", (int)(eq - p), p);
+    char buf[64], *end;
+    snprintf(buf, sizeof buf, "%.*s", (int)(e - eq - 1), eq + 1);
+    *v = strtod(buf, &end);
+    if (end == buf || *end || !(*v > 0))
+        return xb_fail(err, XB_ERANGE, "--fix %s = '%s' must be a positive number", key, buf);
+    *pos = *e ? e + 1 : e;
+    return XB_OK;
 }

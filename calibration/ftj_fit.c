@@ -232,28 +232,20 @@ static xb_cal_par *addp(xb_calib *c, const char *name, const char *unit, double 
 
 static xb_status parse_fix(const char *spec, double *va, double *kappa, xb_err *err)
 {
-    if (!spec || !*spec) return XB_OK;
-    const char *p = spec;
-    while (*p) {
-        const char *e = strchr(p, ','), *eq = strchr(p, '=');
-        if (!e) e = p + strlen(p);
-        if (!eq || eq > e) return xb_fail(err, XB_EINVAL, "--fix '%s': expected key=value", spec);
-        const size_t kl = (size_t)(eq - p);
-        char buf[64], *end;
-        snprintf(buf, sizeof buf, "%.*s", (int)(e - eq - 1), eq + 1);
-        const double v = strtod(buf, &end);
-        if (end == buf || *end || !(v > 0))
-            return xb_fail(err, XB_ERANGE, "--fix %.*s = '%s' must be a positive number", (int)kl, p, buf);
-        if (kl == 3 && !strncmp(p, "v_a", 3)) *va = v;
-        else if (kl == 5 && !strncmp(p, "kappa", 5)) *kappa = v;
-        else if ((kl == 8 && !strncmp(p, "v_a_dtod", 8)) || (kl == 7 && !strncmp(p, "tau_inf", 7)))
-            return xb_fail(err, XB_EINVAL, "--fix %.*s: ftj data at one pulse amplitude determine "
+    const char *pos = NULL;
+    char k[32];
+    double v;
+    for (;;) {
+        xb_status st = xb_fix_next(spec, &pos, k, &v, err);
+        if (st || !k[0]) return st;
+        if (!strcmp(k, "v_a")) *va = v;
+        else if (!strcmp(k, "kappa")) *kappa = v;
+        else if (!strcmp(k, "v_a_dtod") || !strcmp(k, "tau_inf"))
+            return xb_fail(err, XB_EINVAL, "--fix %s: ftj data at one pulse amplitude determine "
                            "tau_m(V) only; tau_inf is derived from it with v_a and kappa, and "
-                           "v_a_dtod cannot be told from w_L (keys: v_a, kappa)", (int)kl, p);
-        else return xb_fail(err, XB_EINVAL, "--fix: unknown ftj key '%.*s' (v_a, kappa)", (int)kl, p);
-        p = *e ? e + 1 : e;
+                           "v_a_dtod cannot be told from w_L (keys: v_a, kappa)", k);
+        else return xb_fail(err, XB_EINVAL, "--fix: unknown ftj key '%s' (v_a, kappa)", k);
     }
-    return XB_OK;
 }
 
 xb_status xb_calib_ftj(const xb_measurement *m, const xb_calib_opts *o, xb_calib *out, xb_err *err)

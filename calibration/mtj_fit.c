@@ -95,26 +95,19 @@ static int line(const double *x, const double *u, size_t n, double *a, double *b
 
 static xb_status parse_fix(const char *spec, double *q, int *fixed, xb_err *err)
 {
-    if (!spec || !*spec) return XB_OK;
-    const char *p = spec;
-    while (*p) {
-        const char *e = strchr(p, ','), *eq = strchr(p, '=');
-        if (!e) e = p + strlen(p);
-        if (!eq || eq > e) return xb_fail(err, XB_EINVAL, "--fix '%s': expected key=value", spec);
+    const char *pos = NULL;
+    char k[32];
+    double v;
+    for (;;) {
+        xb_status st = xb_fix_next(spec, &pos, k, &v, err);
+        if (st || !k[0]) return st;
         int j = -1;
-        for (int k = 0; k < NQ; k++)
-            if (strlen(qname[k]) == (size_t)(eq - p) && !strncmp(p, qname[k], (size_t)(eq - p))) j = k;
-        if (j < 0) return xb_fail(err, XB_EINVAL, "--fix: unknown key '%.*s' (delta, i_c0, tau_d, "
-                                  "tau0, i_pulse)", (int)(eq - p), p);
-        char buf[64], *end;
-        snprintf(buf, sizeof buf, "%.*s", (int)(e - eq - 1), eq + 1);
-        const double v = strtod(buf, &end);
-        if (end == buf || *end || !(v > 0))
-            return xb_fail(err, XB_ERANGE, "--fix %s = '%s' must be a positive number", qname[j], buf);
+        for (int i = 0; i < NQ; i++)
+            if (!strcmp(k, qname[i])) j = i;
+        if (j < 0) return xb_fail(err, XB_EINVAL, "--fix: unknown key '%s' (delta, i_c0, tau_d, "
+                                  "tau0, i_pulse)", k);
         q[j] = v; fixed[j] = 1;
-        p = *e ? e + 1 : e;
     }
-    return XB_OK;
 }
 
 xb_status xb_calib_mtj(const char *model, const xb_measurement *m, const xb_calib_opts *o,

@@ -60,6 +60,12 @@ xb_status xb_fit_solve(const xb_fit_problem *pb, const double *theta0, xb_fit *o
  * the solve that produced f (same weights). */
 xb_status xb_fit_profile(const xb_fit_problem *pb, xb_fit *f, int mode, int *profiled, xb_err *err);
 
+/* The next item of a --fix list "key=value[,key=value...]": *pos starts at spec (may be
+ * NULL or empty) and advances past the item. On XB_OK, key holds the item's key (empty
+ * when the list is exhausted) and *v its value, which must be a positive number; a
+ * missing '=' or a bad value is an error naming spec or the key. */
+xb_status xb_fix_next(const char *spec, const char **pos, char key[32], double *v, xb_err *err);
+
 /* Kolmogorov-Smirnov test of z[0..n-1] against N(0,1): statistic D and asymptotic p-value
  * (Stephens' small-sample correction). z is sorted in place. */
 void xb_fit_ks_normal(double *z, size_t n, double *d, double *p);

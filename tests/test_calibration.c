@@ -691,7 +691,35 @@ static void test_profile_intervals(void)
     CU_ASSERT(cover[0] >= 175 && cover[1] >= 175);
 }
 
-XB_SUITE(calibration, XB_TEST(test_profile_intervals), XB_TEST(test_read_pulses), XB_TEST(test_coverage_ftj), XB_TEST(test_coverage_dw), XB_TEST(test_coverage_softbounds), XB_TEST(test_coverage_linear),
+/* The --fix list parser shared by the stmram, ftj and dw fitters. */
+static void test_fix_list(void)
+{
+    xb_err e;
+    char k[32];
+    double v = 0;
+    const char *pos = NULL, *spec = "delta=45,i_c0=1.5e-4";
+    CU_ASSERT_EQUAL(xb_fix_next(spec, &pos, k, &v, &e), XB_OK);
+    CU_ASSERT_STRING_EQUAL(k, "delta");
+    CU_ASSERT_DOUBLE_EQUAL(v, 45, 0);
+    CU_ASSERT_EQUAL(xb_fix_next(spec, &pos, k, &v, &e), XB_OK);
+    CU_ASSERT_STRING_EQUAL(k, "i_c0");
+    CU_ASSERT_DOUBLE_EQUAL(v, 1.5e-4, 0);
+    CU_ASSERT_EQUAL(xb_fix_next(spec, &pos, k, &v, &e), XB_OK);
+    CU_ASSERT_STRING_EQUAL(k, "");                       /* exhausted */
+    pos = NULL;
+    CU_ASSERT_EQUAL(xb_fix_next(NULL, &pos, k, &v, &e), XB_OK);
+    CU_ASSERT_STRING_EQUAL(k, "");
+    const char *bad[] = { "delta", "delta=", "delta=-1", "delta=0", "delta=3x", "a=1,b" };
+    const int nok[] = { 0, 0, 0, 0, 0, 1 };              /* good items before the error */
+    for (size_t t = 0; t < sizeof bad / sizeof *bad; t++) {
+        pos = NULL;
+        for (int g = 0; g < nok[t]; g++) CU_ASSERT_EQUAL(xb_fix_next(bad[t], &pos, k, &v, &e), XB_OK);
+        CU_ASSERT_NOT_EQUAL(xb_fix_next(bad[t], &pos, k, &v, &e), XB_OK);
+        CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "--fix"));
+    }
+}
+
+XB_SUITE(calibration, XB_TEST(test_fix_list), XB_TEST(test_profile_intervals), XB_TEST(test_read_pulses), XB_TEST(test_coverage_ftj), XB_TEST(test_coverage_dw), XB_TEST(test_coverage_softbounds), XB_TEST(test_coverage_linear),
          XB_TEST(test_coverage_expstep), XB_TEST(test_coverage_stmram), XB_TEST(test_coverage_hfox),
          XB_TEST(test_read_taox), XB_TEST(test_read_csv_columns_units),
          XB_TEST(test_read_mtj_and_relax), XB_TEST(test_read_lut), XB_TEST(test_malformed),
