@@ -891,6 +891,20 @@ static size_t active_cols(const xb_layer *L, const tile *t, const upd_ctx *u, ui
     return n;
 }
 
+/* One sample's update on every tile (both members of a pair), then the update count. */
+static void apply_update(xb_layer *L, const upd_ctx *u, uint32_t *act, xb_energy *e)
+{
+    for (size_t ti = 0; ti < L->nt; ti++) {
+        const tile *t = &L->t[ti];
+        const size_t nact = active_cols(L, t, u, act);
+        if (!nact) continue;
+        for (int mem = 0; mem < (t->m ? 2 : 1); mem++)
+            tile_member_update(L, t, mem, u, act, nact, e);
+    }
+    L->upd_count++;
+    L->st.updates += 1;
+}
+
 void xb_layer_update(xb_layer *L, const float *x, const float *d, size_t batch, float lr,
                      xb_energy *e)
 {
@@ -906,15 +920,7 @@ void xb_layer_update(xb_layer *L, const float *x, const float *d, size_t batch, 
         } else {
             xb_energy_op(e, &L->eu, XB_E_FP32_MULT, (double)L->nin * L->out);
         }
-        for (size_t ti = 0; ti < L->nt; ti++) {
-            const tile *t = &L->t[ti];
-            const size_t nact = active_cols(L, t, &u, ub.act);
-            if (!nact) continue;
-            for (int mem = 0; mem < (t->m ? 2 : 1); mem++)
-                tile_member_update(L, t, mem, &u, ub.act, nact, e);
-        }
-        L->upd_count++;
-        L->st.updates += 1;
+        apply_update(L, &u, ub.act, e);
     }
     upd_buf_free(&ub);
 }
@@ -962,15 +968,7 @@ void xb_layer_update_diff(xb_layer *L, const float *xa, const float *da, const f
             xb_energy_op(e, &L->eu, XB_E_FP32_MULT, 2.0 * (double)L->nin * L->out);
             xb_energy_op(e, &L->eu, XB_E_FP32_ADD, (double)L->nin * L->out);
         }
-        for (size_t ti = 0; ti < L->nt; ti++) {
-            const tile *t = &L->t[ti];
-            const size_t nact = active_cols(L, t, &u, ub.act);
-            if (!nact) continue;
-            for (int mem = 0; mem < (t->m ? 2 : 1); mem++)
-                tile_member_update(L, t, mem, &u, ub.act, nact, e);
-        }
-        L->upd_count++;
-        L->st.updates += 1;
+        apply_update(L, &u, ub.act, e);
     }
     upd_buf_free(&ub2);
     upd_buf_free(&ub);
