@@ -236,3 +236,14 @@ done:
     xb_free(up); xb_free(dn); xb_free(est); xb_free(bm.ramp); xb_free(bc);
     return st;
 }
+
+xb_cal_par *xb_calib_add_par(xb_calib *c, const char *name, const char *unit, double est, double se,
+                             double lo, double hi, xb_cal_kind kind, int device_key)
+{
+    if (c->npar >= XB_CAL_MAXPAR) return NULL;
+    xb_cal_par *p = &c->par[c->npar++];
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->unit = unit; p->est = est; p->se = se; p->lo = lo; p->hi = hi; p->kind = kind;
+    p->device_key = device_key;
+    return p;
+}

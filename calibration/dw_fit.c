@@ -135,16 +135,6 @@ static xb_status parse_fix(const char *spec, double *gp, double *gap, xb_err *er
     }
 }
 
-static xb_cal_par *addp(xb_calib *c, const char *name, const char *unit, double est, double se,
-                        double lo, double hi, xb_cal_kind kind, int key)
-{
-    xb_cal_par *p = &c->par[c->npar++];
-    snprintf(p->name, sizeof p->name, "%s", name);
-    p->unit = unit; p->est = est; p->se = se; p->lo = lo; p->hi = hi; p->kind = kind;
-    p->device_key = key;
-    return p;
-}
-
 xb_status xb_calib_dw(const xb_measurement *m, const xb_calib_opts *o, xb_calib *out, xb_err *err)
 {
     if (m->kind != XB_MEAS_RAMPS || m->nramps == 0)
@@ -265,17 +255,17 @@ xb_status xb_calib_dw(const xb_measurement *m, const xb_calib_opts *o, xb_calib 
         }
         xb_free(zs);
     }
-    addp(out, "sigma", "", sig, sig * se[0], exp(th[0] - z * se[0]), exp(th[0] + z * se[0]), XB_CAL_FIT, 1);
+    xb_calib_add_par(out, "sigma", "", sig, sig * se[0], exp(th[0] - z * se[0]), exp(th[0] + z * se[0]), XB_CAL_FIT, 1);
     const char *pn[2] = { "p_depin", "p_miss" };
     for (int k = 1; k < 3; k++) {
         const double pv = 1 / (1 + exp(-th[k]));
-        addp(out, pn[k - 1], "", pv, pv * (1 - pv) * se[k], 1 / (1 + exp(-(th[k] - z * se[k]))),
+        xb_calib_add_par(out, pn[k - 1], "", pv, pv * (1 - pv) * se[k], 1 / (1 + exp(-(th[k] - z * se[k]))),
              1 / (1 + exp(-(th[k] + z * se[k]))), XB_CAL_FIT, 1);
     }
-    addp(out, "states", "", S, NAN, NAN, NAN, XB_CAL_FIXED, 1);
-    addp(out, "g_p", "S", gp, NAN, NAN, NAN, XB_CAL_FIXED, 1);
-    addp(out, "g_ap", "S", gap, NAN, NAN, NAN, XB_CAL_FIXED, 1);
-    addp(out, "g_dtod", "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+    xb_calib_add_par(out, "states", "", S, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+    xb_calib_add_par(out, "g_p", "S", gp, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+    xb_calib_add_par(out, "g_ap", "S", gap, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+    xb_calib_add_par(out, "g_dtod", "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
     xb_calib_note(out, "exact HMM likelihood (forward algorithm over %d sites), %zu sequences, %zu reads; "
                   "Nelder-Mead (nmsimplex2, %d iterations, %ld evaluations); intervals from the numerical "
                   "Hessian on the (ln sigma, logit p) scale", S, nseq, nobs, iters, c.evals);

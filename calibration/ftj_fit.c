@@ -220,16 +220,6 @@ static int sandwich(fctx *c, const double *th, double *cov)
     return 1;
 }
 
-static xb_cal_par *addp(xb_calib *c, const char *name, const char *unit, double est, double se,
-                        double lo, double hi, xb_cal_kind kind, int key)
-{
-    xb_cal_par *p = &c->par[c->npar++];
-    snprintf(p->name, sizeof p->name, "%s", name);
-    p->unit = unit; p->est = est; p->se = se; p->lo = lo; p->hi = hi; p->kind = kind;
-    p->device_key = key;
-    return p;
-}
-
 static xb_status parse_fix(const char *spec, double *va, double *kappa, xb_err *err)
 {
     const char *pos = NULL;
@@ -389,37 +379,37 @@ xb_status xb_calib_ftj(const xb_measurement *m, const xb_calib_opts *o, xb_calib
     double se[NQ];
     for (int k = 0; k < NQ; k++) se[k] = cov_ok && cov[k * NQ + k] > 0 ? sqrt(cov[k * NQ + k]) : NAN;
     const double gon = th[0] * c.gs, goff = th[1] * c.gs, w = exp(th[3]);
-    addp(out, "g_on", "S", gon, se[0] * c.gs, gon - tq * se[0] * c.gs, gon + tq * se[0] * c.gs, XB_CAL_FIT, 1);
-    addp(out, "g_off", "S", goff, se[1] * c.gs, goff - tq * se[1] * c.gs, goff + tq * se[1] * c.gs, XB_CAL_FIT, 0);
+    xb_calib_add_par(out, "g_on", "S", gon, se[0] * c.gs, gon - tq * se[0] * c.gs, gon + tq * se[0] * c.gs, XB_CAL_FIT, 1);
+    xb_calib_add_par(out, "g_off", "S", goff, se[1] * c.gs, goff - tq * se[1] * c.gs, goff + tq * se[1] * c.gs, XB_CAL_FIT, 0);
     /* on_off = th0/th1: delta method on the log ratio */
     const double lr = log(th[0] / th[1]);
     const double vlr = cov_ok ? cov[0] / (th[0] * th[0]) + cov[NQ + 1] / (th[1] * th[1]) - 2 * cov[1] / (th[0] * th[1]) : NAN;
     const double slr = vlr > 0 ? sqrt(vlr) : NAN;
-    addp(out, "on_off", "", exp(lr), exp(lr) * slr, exp(lr - tq * slr), exp(lr + tq * slr), XB_CAL_DERIVED, 1);
+    xb_calib_add_par(out, "on_off", "", exp(lr), exp(lr) * slr, exp(lr - tq * slr), exp(lr + tq * slr), XB_CAL_DERIVED, 1);
     const double taum = tp * pow(10, th[2]);
-    addp(out, "tau_m", "s", taum, taum * LN10 * se[2], tp * pow(10, th[2] - tq * se[2]),
+    xb_calib_add_par(out, "tau_m", "s", taum, taum * LN10 * se[2], tp * pow(10, th[2] - tq * se[2]),
          tp * pow(10, th[2] + tq * se[2]), XB_CAL_FIT, 0);
-    addp(out, "w_l", "decades", w, w * se[3], exp(th[3] - tq * se[3]), exp(th[3] + tq * se[3]), XB_CAL_FIT, 1);
+    xb_calib_add_par(out, "w_l", "decades", w, w * se[3], exp(th[3] - tq * se[3]), exp(th[3] + tq * se[3]), XB_CAL_FIT, 1);
     const double merz = pow(va / vp, kappa);
-    addp(out, "tau_inf", "s", taum * exp(-merz), taum * exp(-merz) * LN10 * se[2],
+    xb_calib_add_par(out, "tau_inf", "s", taum * exp(-merz), taum * exp(-merz) * LN10 * se[2],
          exp(-merz) * tp * pow(10, th[2] - tq * se[2]), exp(-merz) * tp * pow(10, th[2] + tq * se[2]),
          XB_CAL_DERIVED, 1);
-    addp(out, "v_a", "V", va, NAN, NAN, NAN, XB_CAL_FIXED, 1);
-    addp(out, "kappa", "", kappa, NAN, NAN, NAN, XB_CAL_FIXED, 1);
-    addp(out, "v_a_dtod", "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+    xb_calib_add_par(out, "v_a", "V", va, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+    xb_calib_add_par(out, "kappa", "", kappa, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+    xb_calib_add_par(out, "v_a_dtod", "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
     /* Noise: N_d = (1 + beta)/alpha (alpha, beta in (G/gs)^2 units; the ratio is scale
      * free), g_on_dtod = sqrt(beta); jackknife intervals on alpha and beta, mapped. */
     const double tj = nj >= 3 ? gsl_cdf_tdist_Pinv(0.975, (double)(nj - 1)) : NAN;
     const double nde = (1 + bf) / af;
     /* Intervals on log alpha and log beta (variance-like, skewed with few devices). */
     const double sla = alpha > 0 ? jse[0] / alpha : NAN, slb = beta > 0 ? jse[1] / beta : NAN;
-    addp(out, "n_d", "", nde, nde * sla, nde * exp(-tj * sla), nde * exp(tj * sla), XB_CAL_NOISE, 1);
+    xb_calib_add_par(out, "n_d", "", nde, nde * sla, nde * exp(-tj * sla), nde * exp(tj * sla), XB_CAL_NOISE, 1);
     const double sd = sqrt(bf);
-    addp(out, "g_on_dtod", "", sd, sd * slb / 2, sd * exp(-tj * slb / 2), sd * exp(tj * slb / 2),
+    xb_calib_add_par(out, "g_on_dtod", "", sd, sd * slb / 2, sd * exp(-tj * slb / 2), sd * exp(tj * slb / 2),
          XB_CAL_NOISE, 1);
-    addp(out, "v_pulse", "V", vp, NAN, NAN, NAN, XB_CAL_FIXED, 1);
-    addp(out, "t_pulse", "s", tp, NAN, NAN, NAN, XB_CAL_FIXED, 1);
-    addp(out, "s_init", "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+    xb_calib_add_par(out, "v_pulse", "V", vp, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+    xb_calib_add_par(out, "t_pulse", "s", tp, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+    xb_calib_add_par(out, "s_init", "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
     xb_calib_note(out, "%zu devices (first potentiation ramp of each), %zu reads, %zu pulse counts; "
                   "pulse %.4g V x %.4g s (--v-pulse, --t-pulse)", nd, npts, nk, vp, tp);
     xb_calib_note(out, "intervals: g_on, g_off, tau_m, w_l cluster sandwich over devices (t, %zu dof); "

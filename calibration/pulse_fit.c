@@ -106,17 +106,6 @@ void xb_calib_note(xb_calib *c, const char *fmt, ...)
     if (l2 + 1 < sizeof c->notes) { c->notes[l2] = '\n'; c->notes[l2 + 1] = '\0'; }
 }
 
-static xb_cal_par *add_par(xb_calib *c, const char *name, const char *unit, double est,
-                           double se, double lo, double hi, xb_cal_kind kind, int key)
-{
-    if (c->npar >= XB_CAL_MAXPAR) return NULL;
-    xb_cal_par *p = &c->par[c->npar++];
-    snprintf(p->name, sizeof p->name, "%s", name);
-    p->unit = unit; p->est = est; p->se = se; p->lo = lo; p->hi = hi; p->kind = kind;
-    p->device_key = key;
-    return p;
-}
-
 /* Increments from ramps (or the rows of a dG table), normalised by `scale`. */
 typedef struct incs { size_t n; double *x, *y, *s, *sd; int *dir, *ramp; } incs;
 
@@ -356,16 +345,16 @@ xb_status xb_calib_pulse(const char *model, const xb_measurement *m, int ci, xb_
     for (size_t k = 0; k < p; k++) {
         const int g = law == LAW_SOFT && k >= 2;
         const double sf = g ? scale : 1;
-        add_par(out, nm[k], g ? "S" : k == 0 ? "w" : "", f.theta[k] * sf, f.se[k] * sf,
+        xb_calib_add_par(out, nm[k], g ? "S" : k == 0 ? "w" : "", f.theta[k] * sf, f.se[k] * sf,
                 f.lo[k] * sf, f.hi[k] * sf, XB_CAL_FIT, 1);
     }
     if (law != LAW_SOFT) {
-        add_par(out, "g_ref", "S", c.gr * scale, NAN, NAN, NAN, XB_CAL_FIXED, 1);
-        add_par(out, "g_unit", "S", c.gu * scale, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+        xb_calib_add_par(out, "g_ref", "S", c.gr * scale, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+        xb_calib_add_par(out, "g_unit", "S", c.gu * scale, NAN, NAN, NAN, XB_CAL_FIXED, 1);
     }
     if (law == LAW_EXP) {
-        add_par(out, "a", "", 1, NAN, NAN, NAN, XB_CAL_FIXED, 1);
-        add_par(out, "b", "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+        xb_calib_add_par(out, "a", "", 1, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+        xb_calib_add_par(out, "b", "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
     }
     /* C2C: sigma from the residual variance; chi^2 interval on nu = n - p degrees. */
     double sig = sqrt(sig2);
@@ -376,7 +365,7 @@ xb_status xb_calib_pulse(const char *model, const xb_measurement *m, int ci, xb_
             if (fabs(d.y[i]) > 0 && d.sd[i] > 0) q[nq++] = d.sd[i] / fabs(d.y[i]);
         qsort(q, nq, sizeof *q, cmp_double);
         sig = nq ? q[nq / 2] : NAN;
-        add_par(out, "dw_min_std", "", sig, NAN, NAN, NAN, XB_CAL_NOISE, 1);
+        xb_calib_add_par(out, "dw_min_std", "", sig, NAN, NAN, NAN, XB_CAL_NOISE, 1);
         xb_calib_note(out, "dG table: dw_min_std is the median over G bins of sd(dG)/|mean dG| "
                       "(no interval: the table does not record how many pulses each bin holds).");
     } else {
@@ -384,29 +373,29 @@ xb_status xb_calib_pulse(const char *model, const xb_measurement *m, int ci, xb_
         const double lo_s = sig * sqrt(nu / gsl_cdf_chisq_Pinv(0.975, nu));
         const double hi_s = sig * sqrt(nu / gsl_cdf_chisq_Pinv(0.025, nu));
         if (!use_tau) {
-            add_par(out, "dw_min_std", "", sig, sig * sqrt(0.5 / nu), lo_s, hi_s, XB_CAL_NOISE, 1);
+            xb_calib_add_par(out, "dw_min_std", "", sig, sig * sqrt(0.5 / nu), lo_s, hi_s, XB_CAL_NOISE, 1);
         } else {
             /* The device has multiplicative C2C noise only: give it the same mean step
              * variance, sigma_eq^2 = sigma^2 + tau^2 / mean(mu^2). */
             double m2 = 0;
             for (size_t i = 0; i < d.n; i++) m2 += mu[i] * mu[i] / d.n;
             const double eq = sqrt(sig2 + tau2 / m2);
-            add_par(out, "dw_min_std", "", eq, NAN, NAN, NAN, XB_CAL_DERIVED, 1);
-            add_par(out, "sigma_mult", "", sig, sig * sqrt(0.5 / nu), lo_s, hi_s, XB_CAL_NOISE, 0);
-            add_par(out, "tau_add", "S", sqrt(tau2) * scale, NAN, NAN, NAN, XB_CAL_NOISE, 0);
+            xb_calib_add_par(out, "dw_min_std", "", eq, NAN, NAN, NAN, XB_CAL_DERIVED, 1);
+            xb_calib_add_par(out, "sigma_mult", "", sig, sig * sqrt(0.5 / nu), lo_s, hi_s, XB_CAL_NOISE, 0);
+            xb_calib_add_par(out, "tau_add", "S", sqrt(tau2) * scale, NAN, NAN, NAN, XB_CAL_NOISE, 0);
             xb_calib_note(out, "dw_min_std = sqrt(sigma_mult^2 + tau_add^2/mean(mu^2)) = %.4g: "
                           "the multiplicative noise that gives the device the same mean step "
                           "variance", eq);
         }
     }
     const char *fixed0[] = { "dw_min_dtod", "up_down_dtod", "w_max_dtod", "w_min_dtod" };
-    add_par(out, "w_max", "w", 1, NAN, NAN, NAN, XB_CAL_FIXED, 1);
-    add_par(out, "w_min", "w", -1, NAN, NAN, NAN, XB_CAL_FIXED, 1);
-    for (size_t k = 0; k < 4; k++) add_par(out, fixed0[k], "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+    xb_calib_add_par(out, "w_max", "w", 1, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+    xb_calib_add_par(out, "w_min", "w", -1, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+    for (size_t k = 0; k < 4; k++) xb_calib_add_par(out, fixed0[k], "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
     if (law == LAW_LINEAR) {
-        add_par(out, "gamma_up", "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
-        add_par(out, "gamma_down", "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
-        add_par(out, "gamma_dtod", "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+        xb_calib_add_par(out, "gamma_up", "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+        xb_calib_add_par(out, "gamma_down", "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
+        xb_calib_add_par(out, "gamma_dtod", "", 0, NAN, NAN, NAN, XB_CAL_FIXED, 1);
     }
     /* Symmetry point G* where up and down mean steps are equal (DEVICES.md 1). */
     if (law == LAW_SOFT) {
@@ -507,7 +496,7 @@ xb_status xb_calib_pulse_predict(const char *type, const double *p, const xb_mea
     out->aic = 2.0 - 2 * ll; out->bic = log((double)d.n) - 2 * ll;
     out->r2_traj = NAN;
     out->ks_d = out->ks_p = out->chi2_red = NAN;
-    add_par(out, "tau_add", "S", sqrt(tau2), NAN, NAN, NAN, XB_CAL_NOISE, 0);
+    xb_calib_add_par(out, "tau_add", "S", sqrt(tau2), NAN, NAN, NAN, XB_CAL_NOISE, 0);
     if (m->kind == XB_MEAS_RAMPS) {
         double sse = 0, s1 = 0, s2 = 0, nn = 0;
         for (size_t r = 0; r < m->nramps; r++) {

@@ -70,6 +70,11 @@ xb_meas_kind xb_calib_kind(const char *model);
 /* Comma-separated list of the known models, for messages. */
 const char *xb_calib_models(void);
 
+/* Append a parameter row to c's report (name, unit, estimate, standard error, 95 % interval,
+ * kind; device_key = 1: also a [device] key of the params INI). NULL when c is full. */
+xb_cal_par *xb_calib_add_par(xb_calib *c, const char *name, const char *unit, double est, double se,
+                             double lo, double hi, xb_cal_kind kind, int device_key);
+
 xb_status xb_calib_fit(const char *model, const xb_measurement *m, const xb_calib_opts *o,
                        xb_calib *out, xb_err *err);
 
