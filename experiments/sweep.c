@@ -238,6 +238,36 @@ static xb_status make_groups(xb_sweep *s, const xb_config *c, xb_err *err)
     return st;
 }
 
+/* Two runs of one group with the same values would be one run twice (same config, same
+ * id). A lone axis must not repeat a value; a zip group may repeat a value in one key as
+ * long as no two of its rows are equal in every key (a "one change at a time" design:
+ * zip = a, b with a = 0, 0.2, 0 and b = 1, 1, 2). */
+static xb_status check_repeats(const xb_sweep *s, const xb_config *c, xb_err *err)
+{
+    for (size_t g = 0; g < s->ngroups; g++)
+        for (size_t u = 0; u < s->group_len[g]; u++)
+            for (size_t v = u + 1; v < s->group_len[g]; v++) {
+                size_t first = s->naxes, members = 0;
+                int same = 1;
+                for (size_t a = 0; a < s->naxes && same; a++) {
+                    if (s->axis[a].group != g) continue;
+                    if (first == s->naxes) first = a;
+                    members++;
+                    same = !strcmp(s->axis[a].values[u], s->axis[a].values[v]);
+                }
+                if (!same || first == s->naxes) continue;
+                const xb_sweep_axis *x = &s->axis[first];
+                char why[200];
+                if (members == 1) snprintf(why, sizeof why, "gives the value '%s' twice", x->values[u]);
+                else snprintf(why, sizeof why, "and the keys zipped with it repeat row %zu as row %zu "
+                              "(the same run twice)", u + 1, v + 1);
+                const xb_cfg_entry *e = xb_config_find(c, "sweep", x->name);
+                return e ? fail_at(err, XB_EINVAL, e, why)
+                         : xb_fail(err, XB_EINVAL, "[sweep] %s %s", x->name, why);
+            }
+    return XB_OK;
+}
+
 xb_status xb_sweep_alloc(xb_sweep **out, const xb_config *c, xb_sweep_key_check check,
                          xb_err *err)
 {
@@ -295,14 +325,9 @@ xb_status xb_sweep_alloc(xb_sweep **out, const xb_config *c, xb_sweep_key_check 
         st = parse_values(e->value, a, why, sizeof why);
         if (st == XB_ENOMEM) st = xb_fail(err, st, "sweep: out of memory");
         else if (st != XB_OK) st = fail_at(err, st, e, why);
-        for (size_t u = 0; u < a->n && st == XB_OK; u++)
-            for (size_t v = u + 1; v < a->n && st == XB_OK; v++)
-                if (!strcmp(a->values[u], a->values[v])) {
-                    snprintf(why, sizeof why, "gives the value '%s' twice", a->values[u]);
-                    st = fail_at(err, XB_EINVAL, e, why);
-                }
     }
     if (st == XB_OK) st = make_groups(s, c, err);
+    if (st == XB_OK) st = check_repeats(s, c, err);
     if (st != XB_OK) { xb_sweep_free(s); return st; }
     *out = s;
     return XB_OK;

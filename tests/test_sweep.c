@@ -245,6 +245,25 @@ static void test_errors(void)
                  "section.key = values, or zip = key1, key2)");
     expect_error("device.nosuch = 1, 2\n", "s.ini:4: [sweep] device.nosuch: unknown key 'nosuch' in [device]");
     expect_error("x.y = 1, 2, 1\n", "s.ini:4: [sweep] x.y = '1, 2, 1' gives the value '1' twice");
+    expect_error("x.y = 0, 1, 0\nz.w = 5, 6, 5\nzip = x.y, z.w\n",
+                 "s.ini:4: [sweep] x.y = '0, 1, 0' and the keys zipped with it repeat row 1 as row 3 "
+                 "(the same run twice)");
+}
+
+/* One change at a time: a zip group may repeat a value in one key (rows still differ). */
+static void test_zip_repeats(void)
+{
+    const char *text = "[device]\ntype = softbounds\n[sweep]\nx.y = 0, 0.2, 0\nz.w = 1, 1, 2\n"
+                       "zip = x.y, z.w\nrun.seed = 1, 2\n";
+    xb_config *c = xb_config_alloc();
+    xb_err e = {0};
+    xb_sweep *s = NULL;
+    CU_ASSERT_EQUAL(xb_config_load_string(c, text, "s.ini", &e), XB_OK);
+    CU_ASSERT_EQUAL_FATAL(xb_sweep_alloc(&s, c, NULL, &e), XB_OK);
+    CU_ASSERT_EQUAL(s->nruns, 6);
+    CU_ASSERT_EQUAL(s->ngroups, 2);
+    xb_sweep_free(s);
+    xb_config_free(c);
 }
 
 static void test_shard_parse(void)
@@ -449,7 +468,7 @@ static void test_merge_columns(void)
 }
 
 XB_SUITE(sweep, XB_TEST(test_grid_order), XB_TEST(test_ranges_exact), XB_TEST(test_zip),
-         XB_TEST(test_ids), XB_TEST(test_set_overrides), XB_TEST(test_errors),
+         XB_TEST(test_ids), XB_TEST(test_set_overrides), XB_TEST(test_errors), XB_TEST(test_zip_repeats),
          XB_TEST(test_shard_parse), XB_TEST(test_alloc_failures),
          XB_TEST(test_runner_status_and_resume), XB_TEST(test_runner_timeout),
          XB_TEST(test_merge_columns))
