@@ -15,7 +15,7 @@ REF=${REF:-../shared/ref/eqprop.py}
 ref_detect "bench eqprop" "$REF"
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
-echo "# OMP_WAIT_POLICY=$OMP_WAIT_POLICY; machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)" >&2
+echo "# OMP_WAIT_POLICY=$OMP_WAIT_POLICY; machine: $(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)" >&2
 for n in 1 2; do
     i=0
     while [ "$i" -lt "$REPEAT" ]; do

@@ -16,7 +16,7 @@ REF=$HERE/../shared/ref/meta_bnn.py
 ref_detect "bench meta_bnn" "$REF"
 [ "$have_ref" = 1 ] || exit 0            # the pairs compare with the reference: nothing to do
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)" >&2
+echo "# machine: $(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)" >&2
 for th in $THREADS; do
     : > "$T/pairs"
     for r in $(seq 1 "$REPEATS"); do

@@ -7,7 +7,7 @@ B=${1:?usage: bench/run.sh BUILD_DIR}
 REPEAT=${REPEAT:-5}
 raw="$B/bench/raw.jsonl"
 : > "$raw"
-echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%dT%H:%MZ)" >&2
+echo "# machine: $(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%dT%H:%MZ)" >&2
 found=0
 for exe in "$B"/bench/*; do
     [ -x "$exe" ] && [ -f "$exe" ] || continue

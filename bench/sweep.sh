@@ -59,5 +59,5 @@ strip "$T/outj1t1/results.csv" > "$T/a"; strip "$T/outj1/results.csv" > "$T/b"; 
 same=$(cmp -s "$T/a" "$T/b" && cmp -s "$T/a" "$T/c" && echo true || echo false)
 m0=$(median < "$T/j1t1"); m1=$(median < "$T/j1"); m2=$(median < "$T/j2")
 printf '{"bench": "sweep_m4", "runs": %s, "samples": %s, "test": %s, "repeat": %s, "cores": %s, "j1_threads1_s": %.2f, "j1_s": %.2f, "j2_s": %.2f, "speedup_vs_1worker_1thread": %.3f, "speedup_vs_j1": %.3f, "same_results": %s, "load_before": %s, "load_after": %s}\n' \
-    "$RUNS" "$SAMPLES" "$TEST" "$REPEAT" "$(nproc)" "$m0" "$m1" "$m2" "$(echo "$m0 / $m2" | bc -l)" \
+    "$RUNS" "$SAMPLES" "$TEST" "$REPEAT" "$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)" "$m0" "$m1" "$m2" "$(echo "$m0 / $m2" | bc -l)" \
     "$(echo "$m1 / $m2" | bc -l)" "$same" "$load0" "$(cut -d' ' -f1 /proc/loadavg)"

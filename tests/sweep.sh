@@ -107,10 +107,11 @@ printf '[sweep]\ndevice.dw_min_std = 0.1, 0.2\n' > "$T/o.ini"
 "$X" sweep "$T/o.ini" --out "$T/other" -q > /dev/null 2>&1
 check merge-mismatch 2 "not shards of one sweep" -- "$X" merge "$T/sh0" "$T/other"
 
-# threads per run: max(1, cores / workers); -j 1 gives the run every core
+# threads per run: max(1, cores / workers); -j 1 gives the run every core (cores: nproc
+# without the OMP_* variables, which GNU nproc would follow)
 STANDIN_LOG=$T/omp1 "$X" sweep "$T/s.ini" -j 1 --out "$T/t1" --set sweep.device.dw_min=0.1 --set sweep.device.dw_min_std=0.5 -q > /dev/null 2>&1
 STANDIN_LOG=$T/omp2 "$X" sweep "$T/s.ini" -j 2 --out "$T/t2" --set sweep.device.dw_min=0.1,0.2 --set sweep.device.dw_min_std=0.5 -q > /dev/null 2>&1
-c=$(nproc); h=$((c / 2 > 1 ? c / 2 : 1))
+c=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc); h=$((c / 2 > 1 ? c / 2 : 1))
 if [ "$(grep -c "^omp=$c " "$T/omp1")" -eq 1 ] && [ "$(grep -c "^omp=$h " "$T/omp2")" -eq 2 ]; then ok
 else bad "threads per run: want omp=$c with -j 1, omp=$h with -j 2:"; cat "$T/omp1" "$T/omp2" | cut -c1-60; fi
 
