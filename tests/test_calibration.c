@@ -78,6 +78,39 @@ static const xb_cal_par *par(const xb_calib *c, const char *name)
     return NULL;
 }
 
+/* Coverage over seeds, per parameter: how often the 95 % interval holds the truth, and the
+ * mean standard error against the spread of the estimates. */
+enum { TALLY_MAXK = 8 };
+typedef struct tally {
+    int cover[TALLY_MAXK];
+    double se_sum[TALLY_MAXK], d1[TALLY_MAXK], d2[TALLY_MAXK];
+} tally;
+
+static void tally_add(tally *t, size_t k, const xb_cal_par *q, double want)
+{
+    t->cover[k] += q->lo <= want && want <= q->hi;
+    t->se_sum[k] += q->se;
+    t->d1[k] += q->est - want;
+    t->d2[k] += (q->est - want) * (q->est - want);
+}
+
+/* Every parameter's interval covers the truth in >= 175 of `seeds` (binomial: 190 +- 5
+ * sd of 3.1 for 200), and for the first n_ratio parameters the mean standard error is
+ * within (0.75, 1.33) of the estimates' sd (5 sd of a 200-sample sd). */
+static void tally_check(const tally *t, const char *label, const char *const *names, size_t n,
+                        size_t n_ratio, int seeds)
+{
+    for (size_t k = 0; k < n; k++) {
+        const double sd = sqrt((t->d2[k] - t->d1[k] * t->d1[k] / seeds) / (seeds - 1));
+        const double ratio = t->se_sum[k] / seeds / sd;
+        if (getenv("XB_TEST_VERBOSE"))
+            printf("\n  %s %s: coverage %d/%d, mean se / sd of estimates %.3f, bias %.3g sd", label,
+                   names[k], t->cover[k], seeds, ratio, t->d1[k] / seeds / sd);
+        CU_ASSERT(t->cover[k] >= 175);
+        if (k < n_ratio) CU_ASSERT(ratio > 0.75 && ratio < 1.33);
+    }
+}
+
 /* The truth expressed in the gauge of the fit: linear and expstep take g_ref, g_unit
  * from the measured range, so dw (and A, gamma) rescale: mu_up = dw (1+ud) gu (1 - A
  * exp(gamma (G - gr)/gu)) must be the same function of G in both gauges. */
@@ -108,9 +141,9 @@ static void truth_in_gauge(const truth *t, const xb_calib *c, const char **names
  * errors of its mean. */
 static void coverage(const truth *t, size_t ndev, size_t npulse)
 {
-    enum { SEEDS = 200, MAXK = 8 };
-    int cover[MAXK] = { 0 };
-    double se_sum[MAXK] = { 0 }, d1[MAXK] = { 0 }, d2[MAXK] = { 0 }, s1 = 0, s2 = 0;
+    enum { SEEDS = 200, MAXK = TALLY_MAXK };
+    tally ty = { 0 };
+    double s1 = 0, s2 = 0;
     const char *names[MAXK];
     size_t k = 0;
     int fails = 0;
@@ -123,26 +156,13 @@ static void coverage(const truth *t, size_t ndev, size_t npulse)
         if (xb_calib_fit(t->model, m, &wald, &c, &err) != XB_OK) { fails++; xb_meas_free(m); continue; }
         double want[MAXK];
         truth_in_gauge(t, &c, names, want, &k);
-        for (size_t i = 0; i < k; i++) {
-            const xb_cal_par *q = par(&c, names[i]);
-            cover[i] += q->lo <= want[i] && want[i] <= q->hi;
-            se_sum[i] += q->se;
-            d1[i] += q->est - want[i]; d2[i] += (q->est - want[i]) * (q->est - want[i]);
-        }
+        for (size_t i = 0; i < k; i++) tally_add(&ty, i, par(&c, names[i]), want[i]);
         const double s = par(&c, "dw_min_std")->est;
         s1 += s; s2 += s * s;
         xb_meas_free(m);
     }
     CU_ASSERT_EQUAL(fails, 0);
-    for (size_t i = 0; i < k; i++) {
-        const double sd = sqrt((d2[i] - d1[i] * d1[i] / SEEDS) / (SEEDS - 1));
-        const double ratio = se_sum[i] / SEEDS / sd;
-        if (getenv("XB_TEST_VERBOSE"))
-            printf("\n  %s %s: coverage %d/200, mean se / sd of estimates %.3f", t->model, names[i],
-                   cover[i], ratio);
-        CU_ASSERT(cover[i] >= 175);
-        CU_ASSERT(ratio > 0.75 && ratio < 1.33);
-    }
+    tally_check(&ty, t->model, names, k, k, SEEDS);
     const double ms = s1 / SEEDS, ss = sqrt((s2 - s1 * s1 / SEEDS) / (SEEDS - 1));
     CU_ASSERT(fabs(ms - t->std) <= 5 * ss / sqrt(SEEDS));
 }
@@ -178,8 +198,7 @@ static void test_coverage_stmram(void)
     const double ic0 = 100e-6, taud = 0.5e-9, delta = 45, t = 1e-9, N = 1e4;
     const double truth[2] = { ic0, taud };
     const char *names[2] = { "i_c0", "tau_d" };
-    int cover[2] = { 0 };
-    double se_sum[2] = { 0 }, d1[2] = { 0 }, d2[2] = { 0 };
+    tally ty = { 0 };
     for (uint32_t seed = 1; seed <= SEEDS; seed++) {
         gsl_rng *r = xb_rng_gsl_alloc(seed, XB_RNG_D2D, 77);
         xb_measurement *m = xb_calloc(1, sizeof *m);
@@ -197,20 +216,10 @@ static void test_coverage_stmram(void)
         xb_err err = { 0 };
         const xb_status st = xb_calib_fit("stmram", m, NULL, &c, &err);
         CU_ASSERT_FATAL(st == XB_OK);
-        for (int k = 0; k < 2; k++) {
-            const xb_cal_par *q = par(&c, names[k]);
-            cover[k] += q->lo <= truth[k] && truth[k] <= q->hi;
-            se_sum[k] += q->se; d1[k] += q->est - truth[k]; d2[k] += pow(q->est - truth[k], 2);
-        }
+        for (int k = 0; k < 2; k++) tally_add(&ty, (size_t)k, par(&c, names[k]), truth[k]);
         xb_meas_free(m);
     }
-    for (int k = 0; k < 2; k++) {
-        const double sd = sqrt((d2[k] - d1[k] * d1[k] / SEEDS) / (SEEDS - 1)), ratio = se_sum[k] / SEEDS / sd;
-        if (getenv("XB_TEST_VERBOSE"))
-            printf("\n  stmram %s: coverage %d/200, mean se / sd of estimates %.3f", names[k], cover[k], ratio);
-        CU_ASSERT(cover[k] >= 175);
-        CU_ASSERT(ratio > 0.75 && ratio < 1.33);
-    }
+    tally_check(&ty, "stmram", names, 2, 2, SEEDS);
 }
 
 /* HfOx: 200 devices with (m1, t*, m2, R0) drawn as in DEVICES.md 2 (m1 kept >= m2 +
@@ -509,32 +518,19 @@ static void test_coverage_ftj(void)
     const double taum = 1e-12 * exp(9.0);
     const char *names[NP] = { "g_on", "on_off", "tau_m", "w_l", "n_d", "g_on_dtod" };
     const double want[NP] = { tr[0], tr[1], taum, tr[2], tr[3], tr[4] };
-    int cover[NP] = { 0 }, fails = 0;
-    double se_sum[NP] = { 0 }, d1[NP] = { 0 }, d2[NP] = { 0 };
+    int fails = 0;
+    tally ty = { 0 };
     for (uint32_t seed = 1; seed <= SEEDS; seed++) {
         xb_measurement *m = synth_ftj(seed, 16, 50, tr);
         CU_ASSERT_FATAL(m != NULL);
         xb_calib c;
         xb_err err = { 0 };
         if (xb_calib_fit("ftj", m, NULL, &c, &err)) { fails++; xb_meas_free(m); continue; }
-        for (int k = 0; k < NP; k++) {
-            const xb_cal_par *q = par(&c, names[k]);
-            cover[k] += q->lo <= want[k] && want[k] <= q->hi;
-            se_sum[k] += q->se;
-            d1[k] += q->est - want[k]; d2[k] += (q->est - want[k]) * (q->est - want[k]);
-        }
+        for (int k = 0; k < NP; k++) tally_add(&ty, (size_t)k, par(&c, names[k]), want[k]);
         xb_meas_free(m);
     }
     CU_ASSERT_EQUAL(fails, 0);
-    for (int k = 0; k < NP; k++) {
-        const double sd = sqrt((d2[k] - d1[k] * d1[k] / SEEDS) / (SEEDS - 1));
-        const double ratio = se_sum[k] / SEEDS / sd;
-        if (getenv("XB_TEST_VERBOSE"))
-            printf("\n  ftj %s: coverage %d/200, mean se / sd of estimates %.3f, bias %.3g sd", names[k],
-                   cover[k], ratio, d1[k] / SEEDS / sd);
-        CU_ASSERT(cover[k] >= 175);
-        if (k < 4) CU_ASSERT(ratio > 0.75 && ratio < 1.33);
-    }
+    tally_check(&ty, "ftj", names, NP, 4, SEEDS);
 }
 
 /* ---- DW: devices of devices/dw.c pulsed up and down, reads chained per device -------- */
@@ -583,8 +579,8 @@ static void test_coverage_dw(void)
     enum { SEEDS = 200, NP = 3 };
     const double tr[NP] = { 0.05, 0.6, 0.1 };
     const char *names[NP] = { "sigma", "p_depin", "p_miss" };
-    int cover[NP] = { 0 }, fails = 0, ks_rej = 0;
-    double se_sum[NP] = { 0 }, d1[NP] = { 0 }, d2[NP] = { 0 };
+    int fails = 0, ks_rej = 0;
+    tally ty = { 0 };
     for (uint32_t seed = 1; seed <= SEEDS; seed++) {
         xb_measurement *m = synth_dw(seed, 4, 6, 12, tr);
         CU_ASSERT_FATAL(m != NULL);
@@ -592,24 +588,11 @@ static void test_coverage_dw(void)
         xb_err err = { 0 };
         if (xb_calib_fit("dw", m, NULL, &c, &err)) { fails++; xb_meas_free(m); continue; }
         ks_rej += !(c.ks_p >= 0.05);
-        for (int k = 0; k < NP; k++) {
-            const xb_cal_par *q = par(&c, names[k]);
-            cover[k] += q->lo <= tr[k] && tr[k] <= q->hi;
-            se_sum[k] += q->se;
-            d1[k] += q->est - tr[k]; d2[k] += (q->est - tr[k]) * (q->est - tr[k]);
-        }
+        for (int k = 0; k < NP; k++) tally_add(&ty, (size_t)k, par(&c, names[k]), tr[k]);
         xb_meas_free(m);
     }
     CU_ASSERT_EQUAL(fails, 0);
-    for (int k = 0; k < NP; k++) {
-        const double sd = sqrt((d2[k] - d1[k] * d1[k] / SEEDS) / (SEEDS - 1));
-        const double ratio = se_sum[k] / SEEDS / sd;
-        if (getenv("XB_TEST_VERBOSE"))
-            printf("\n  dw %s: coverage %d/200, mean se / sd of estimates %.3f, bias %.3g sd", names[k],
-                   cover[k], ratio, d1[k] / SEEDS / sd);
-        CU_ASSERT(cover[k] >= 175);
-        CU_ASSERT(ratio > 0.75 && ratio < 1.33);
-    }
+    tally_check(&ty, "dw", names, NP, NP, SEEDS);
     /* the landing KS test at 5 % rejects the true model in about 10 of 200 seeds */
     if (getenv("XB_TEST_VERBOSE")) printf("\n  dw landing KS p < 0.05 in %d/200 seeds", ks_rej);
     CU_ASSERT(ks_rej <= 25);
