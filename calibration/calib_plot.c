@@ -191,6 +191,12 @@ static xb_status plot_mtj(xb_figure *f, const xb_calib *c, const xb_measurement 
 
 typedef struct tgrp { double t, n, s1, s2; } tgrp;
 
+/* Sample sd of a group's changes, from its count and first two sums. */
+static double grp_sd(const tgrp *g)
+{
+    return sqrt(fmax((g->s2 - g->s1 * g->s1 / g->n) / (g->n - 1), 0));
+}
+
 /* Groups of G - G0 by nominal time (relax) or temperature (bake). */
 static size_t groups(const xb_measurement *m, int bake, tgrp *g)
 {
@@ -219,7 +225,7 @@ static xb_status plot_relax(xb_figure *f, const xb_calib *c, const xb_measuremen
     for (size_t i = 0; i < ng; i++) {
         if (g[i].n < 3) continue;
         t[k] = g[i].t; mean[k] = g[i].s1 / g[i].n * 1e6;
-        sd[k] = sqrt(fmax((g[i].s2 - g[i].s1 * g[i].s1 / g[i].n) / (g[i].n - 1), 0)) * 1e6;
+        sd[k] = grp_sd(&g[i]) * 1e6;
         k++;
     }
     if (k < 2) return xb_fail(err, XB_EINVAL, "--plot: fewer than 2 time points");
@@ -250,7 +256,7 @@ static xb_status plot_bake(xb_figure *f, const xb_calib *c, const xb_measurement
     for (size_t i = 0; i < ng; i++) {
         if (g[i].n < 3) continue;
         T[k] = g[i].t - 273.15;
-        sd[k] = sqrt(fmax((g[i].s2 - g[i].s1 * g[i].s1 / g[i].n) / (g[i].n - 1), 0)) * 1e6;
+        sd[k] = grp_sd(&g[i]) * 1e6;
         se[k] = sd[k] / sqrt(2 * (g[i].n - 1));
         k++;
     }
