@@ -29,6 +29,10 @@ char *xb_test_path(const char *name, char *buf, size_t len);
 /* Write `len` bytes to a file in the temporary directory; returns its path in buf. */
 char *xb_test_write(const char *name, const void *data, size_t len, char *buf, size_t blen);
 
+/* MESU on two Gaussian blobs: train, then count right answers of 200 (tests/test_bayes.c). */
+struct xb_mesu;
+unsigned xb_test_mesu_blobs(struct xb_mesu *m);
+
 /* Directory of the repository's data (MNIST/Fashion-MNIST), or NULL if absent. */
 const char *xb_test_data_dir(void);
 
